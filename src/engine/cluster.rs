@@ -1,0 +1,225 @@
+//! The engine's working copy of a snapshot: dense resource ids, per-node usage in flat arrays,
+//! and interned reasons. Built once per [`Engine::place`](crate::Engine::place) call and
+//! updated as placements are assumed.
+
+use std::collections::HashMap;
+
+use crate::model::{HostPort, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect};
+
+use super::reasons::{ReasonId, ReasonTable};
+
+/// Dense id of a resource: 0 cpu, 1 memory, 2 ephemeral-storage, then extended resources.
+pub(crate) type ResourceId = usize;
+pub(crate) const CPU: ResourceId = 0;
+pub(crate) const MEMORY: ResourceId = 1;
+pub(crate) const EPHEMERAL: ResourceId = 2;
+
+/// Resource names ↔ dense ids for one placement run.
+#[derive(Debug, Default)]
+pub(crate) struct ResourceIndex {
+    names: Vec<String>,
+    ids: HashMap<String, ResourceId>,
+}
+
+impl ResourceIndex {
+    fn new() -> ResourceIndex {
+        let mut idx = ResourceIndex::default();
+        for n in ["cpu", "memory", "ephemeral-storage"] {
+            idx.intern(n);
+        }
+        idx
+    }
+
+    fn intern(&mut self, name: &str) -> ResourceId {
+        if let Some(&id) = self.ids.get(name) {
+            return id;
+        }
+        let id = self.names.len();
+        self.names.push(name.to_string());
+        self.ids.insert(name.to_string(), id);
+        id
+    }
+
+    pub(crate) fn id(&self, name: &str) -> Option<ResourceId> {
+        self.ids.get(name).copied()
+    }
+
+    pub(crate) fn name(&self, id: ResourceId) -> &str {
+        &self.names[id]
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Non-zero amounts of `r` (excluding `pods`) as `(id, amount)`, by id.
+    pub(crate) fn sparse(&self, r: &Resources) -> Vec<(ResourceId, i64)> {
+        let mut out: Vec<(ResourceId, i64)> = r
+            .iter()
+            .filter(|(n, _)| *n != ResourceName::Pods)
+            .filter_map(|(n, v)| self.id(n.as_str()).map(|id| (id, v)))
+            .collect();
+        out.sort_unstable();
+        out
+    }
+}
+
+/// Mutable per-node state for one placement run.
+#[derive(Debug)]
+pub(crate) struct Cluster<'s> {
+    pub(crate) nodes: &'s [Node],
+    pub(crate) resources: ResourceIndex,
+    /// Number of dense resources (row width of `alloc` and `requested`).
+    pub(crate) width: usize,
+    /// Allocatable, `node * width + resource`.
+    pub(crate) alloc: Vec<i64>,
+    /// Requested by placed and assumed pods (real requests), `node * width + resource`.
+    pub(crate) requested: Vec<i64>,
+    /// Non-zero-defaulted cpu requests per node (scoring).
+    pub(crate) nz_cpu: Vec<i64>,
+    /// Non-zero-defaulted memory requests per node (scoring).
+    pub(crate) nz_mem: Vec<i64>,
+    /// Pods per node.
+    pub(crate) pod_count: Vec<i64>,
+    /// Allocatable pods per node.
+    pub(crate) allowed_pods: Vec<i64>,
+    /// Host ports in use per node.
+    pub(crate) ports: Vec<Vec<HostPort>>,
+    /// Per node, `(taint index, reason id)` of its NoSchedule/NoExecute taints.
+    pub(crate) hard_taints: Vec<Vec<(usize, ReasonId)>>,
+    /// Per node, a hash of its name for tie-breaking.
+    pub(crate) name_hash: Vec<u64>,
+    /// Reason strings.
+    pub(crate) reasons: ReasonTable,
+    /// Reason id of "Insufficient <resource>" per resource id.
+    pub(crate) insufficient: Vec<ReasonId>,
+}
+
+impl<'s> Cluster<'s> {
+    /// Builds the working state; `pending` contributes resource names only.
+    pub(crate) fn new(snapshot: &'s Snapshot, pending: &[Pod]) -> Cluster<'s> {
+        let nodes = snapshot.nodes();
+        let mut resources = ResourceIndex::new();
+        for n in nodes {
+            for (name, _) in n.allocatable.iter() {
+                if name != ResourceName::Pods {
+                    resources.intern(name.as_str());
+                }
+            }
+        }
+        let mut pod_requests = |p: &Pod| {
+            let r = p.requests();
+            for (name, _) in r.iter() {
+                if name != ResourceName::Pods {
+                    resources.intern(name.as_str());
+                }
+            }
+            r
+        };
+        // A snapshot guarantees that every pod names one of its nodes.
+        let placed: Vec<(usize, &Pod, Resources)> = snapshot
+            .pods()
+            .iter()
+            .filter_map(|p| {
+                let node = snapshot.node_index(p.node_name.as_deref()?)?;
+                Some((node, p, pod_requests(p)))
+            })
+            .collect();
+        for p in pending {
+            pod_requests(p);
+        }
+
+        let width = resources.len();
+        let n = nodes.len();
+        let mut reasons = ReasonTable::new();
+        let insufficient =
+            (0..width).map(|id| reasons.intern(format!("Insufficient {}", resources.name(id)))).collect();
+        let mut c = Cluster {
+            nodes,
+            width,
+            alloc: vec![0; n * width],
+            requested: vec![0; n * width],
+            nz_cpu: vec![0; n],
+            nz_mem: vec![0; n],
+            pod_count: vec![0; n],
+            allowed_pods: nodes.iter().map(|node| node.allocatable.pods).collect(),
+            ports: vec![Vec::new(); n],
+            hard_taints: Vec::with_capacity(n),
+            name_hash: nodes.iter().map(|node| fnv1a(node.name.as_bytes())).collect(),
+            insufficient,
+            reasons,
+            resources,
+        };
+        for (i, node) in nodes.iter().enumerate() {
+            for (id, v) in c.resources.sparse(&node.allocatable) {
+                c.alloc[i * width + id] = v;
+            }
+            let hard = node
+                .taints
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute))
+                .map(|(ti, t)| {
+                    (ti, c.reasons.intern(format!("node(s) had untolerated taint {{{}: {}}}", t.key, t.value)))
+                })
+                .collect();
+            c.hard_taints.push(hard);
+        }
+        for (node, pod, req) in placed {
+            let sparse = c.resources.sparse(&req);
+            let nz = pod.non_zero_requests();
+            c.assume(node, &sparse, nz.cpu_millis, nz.memory, &pod.host_ports);
+        }
+        c
+    }
+
+    /// Records a pod on `node`: its real requests, non-zero cpu/memory and host ports.
+    pub(crate) fn assume(
+        &mut self,
+        node: usize,
+        req: &[(ResourceId, i64)],
+        nz_cpu: i64,
+        nz_mem: i64,
+        ports: &[HostPort],
+    ) {
+        let row = node * self.width;
+        for &(id, v) in req {
+            self.requested[row + id] = self.requested[row + id].saturating_add(v);
+        }
+        self.nz_cpu[node] = self.nz_cpu[node].saturating_add(nz_cpu);
+        self.nz_mem[node] = self.nz_mem[node].saturating_add(nz_mem);
+        self.pod_count[node] += 1;
+        self.ports[node].extend_from_slice(ports);
+    }
+
+    /// Allocatable of `resource` on `node`.
+    #[inline]
+    pub(crate) fn alloc(&self, node: usize, resource: ResourceId) -> i64 {
+        self.alloc[node * self.width + resource]
+    }
+
+    /// Real requests of `resource` on `node`.
+    #[inline]
+    pub(crate) fn requested(&self, node: usize, resource: ResourceId) -> i64 {
+        self.requested[node * self.width + resource]
+    }
+}
+
+/// 64-bit FNV-1a: a stable hash for deterministic tie-breaking.
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// Mixes a pod hash and a node hash into a tie-break key (splitmix64 finaliser).
+#[inline]
+pub(crate) fn tie_key(pod: u64, node: u64) -> u64 {
+    let mut z = pod ^ node.rotate_left(29);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}

@@ -1,0 +1,105 @@
+//! The engine's output: one [`Decision`] per pending pod.
+//!
+//! The JSON form of a [`Plan`] is spillway's public interface (the `plan` example prints it):
+//!
+//! ```json
+//! {"decisions":[
+//!   {"pod":"default/web-0","outcome":"node","node":"vm-1","score":512},
+//!   {"pod":"default/huge","outcome":"unschedulable",
+//!    "message":"0/1 nodes are available: 1 Insufficient cpu.","reasons":{"Insufficient cpu":1}}
+//! ]}
+//! ```
+//!
+//! With explanations on, each decision also holds `"nodes"`: for every node, whether it was
+//! feasible, every filter plugin's reasons (an empty list means the plugin passed), and for
+//! feasible nodes every score plugin's normalised score and the weighted total.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The result of [`Engine::place`](crate::Engine::place): one decision per pending pod, in
+/// placement order (priority descending, then creation order, then namespace and name).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The decisions, in placement order.
+    pub decisions: Vec<Decision>,
+}
+
+impl Plan {
+    /// The decision for pod `namespace/name`.
+    pub fn decision(&self, pod: &str) -> Option<&Decision> {
+        self.decisions.iter().find(|d| d.pod == pod)
+    }
+}
+
+/// What the engine decided for one pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    /// `namespace/name` of the pod.
+    pub pod: String,
+    /// Where it goes, or why it cannot go anywhere.
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    /// Per-node verdicts, when explanations were asked for.
+    #[serde(rename = "nodes", default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<Explanation>,
+}
+
+impl Decision {
+    /// The chosen node, if the pod was placed on one.
+    pub fn node(&self) -> Option<&str> {
+        match &self.outcome {
+            Outcome::Node { node, .. } => Some(node),
+            _ => None,
+        }
+    }
+}
+
+/// The outcome for one pod.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Placed on a VM node.
+    Node {
+        /// The node's name.
+        node: String,
+        /// The node's weighted total score.
+        score: i64,
+    },
+    /// No node can take the pod.
+    Unschedulable(Diagnosis),
+}
+
+/// Why a pod fits nowhere, in kube-scheduler's words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Diagnosis {
+    /// `0/N nodes are available: <count> <reason>, ....` as kube-scheduler writes it.
+    pub message: String,
+    /// How many nodes failed for each reason (a node may count under several reasons).
+    pub reasons: BTreeMap<String, usize>,
+}
+
+/// Per-node verdicts for one pod, keyed by node name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Explanation {
+    /// Node name → verdict.
+    pub nodes: BTreeMap<String, NodeVerdict>,
+}
+
+/// One node's verdict for one pod.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeVerdict {
+    /// Whether every filter passed.
+    pub feasible: bool,
+    /// Filter plugin → its reasons (empty when it passed). Every enabled filter runs.
+    pub filters: BTreeMap<String, Vec<String>>,
+    /// Score plugin → normalised score 0–100 (feasible nodes only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub scores: BTreeMap<String, i64>,
+    /// Weighted total score (feasible nodes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}

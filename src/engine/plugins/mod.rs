@@ -1,0 +1,53 @@
+//! The filter and score plugins, one module each, named as in kube-scheduler.
+//!
+//! A filter pushes the ids of its failure reasons (none = pass). A score plugin writes one raw
+//! score per feasible node; [`normalize`] then maps raw scores to 0–100 the way the plugin's
+//! kube-scheduler counterpart does.
+
+pub(crate) mod balanced_allocation;
+pub(crate) mod node_affinity;
+pub(crate) mod node_name;
+pub(crate) mod node_ports;
+pub(crate) mod node_resources_fit;
+pub(crate) mod node_unschedulable;
+pub(crate) mod taint_toleration;
+
+/// kube-scheduler's `MaxNodeScore`.
+pub(crate) const MAX_NODE_SCORE: i64 = 100;
+
+/// kube-scheduler's default score normalisation: `score * 100 / max` (or, reversed,
+/// `100 - score * 100 / max`); when every score is 0 all become 0 (or 100 when reversed).
+pub(crate) fn default_normalize(scores: &mut [i64], reverse: bool) {
+    let max = scores.iter().copied().max().unwrap_or(0);
+    if max == 0 {
+        if reverse {
+            scores.iter_mut().for_each(|s| *s = MAX_NODE_SCORE);
+        }
+        return;
+    }
+    for s in scores.iter_mut() {
+        let v = MAX_NODE_SCORE * *s / max;
+        *s = if reverse { MAX_NODE_SCORE - v } else { v };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_like_kube() {
+        let mut s = [2, 11, 4];
+        default_normalize(&mut s, false);
+        assert_eq!(s, [18, 100, 36]);
+        let mut s = [0, 1, 2];
+        default_normalize(&mut s, true);
+        assert_eq!(s, [100, 50, 0]);
+        let mut s = [0, 0];
+        default_normalize(&mut s, true);
+        assert_eq!(s, [100, 100]);
+        let mut s = [0, 0];
+        default_normalize(&mut s, false);
+        assert_eq!(s, [0, 0]);
+    }
+}

@@ -1,0 +1,33 @@
+//! The pure data model: quantities, resources, pods, nodes, selectors, the cluster snapshot and
+//! the scheduling policy.
+//!
+//! Everything here is plain data with serde support; nothing here performs IO. Quantities are
+//! integers: CPU in millicores, memory and storage in bytes, money in micro-units of a currency.
+
+mod money;
+mod node;
+mod pod;
+mod policy;
+pub mod quantity;
+mod resources;
+mod selector;
+mod snapshot;
+
+pub use money::{Money, MoneyError};
+pub use node::{Node, Taint, TaintEffect};
+pub use pod::{
+    Container, DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, NodeAffinity, Pod, PreferredSchedulingTerm,
+    Protocol, Toleration, TolerationOperator,
+};
+pub use policy::{
+    BalancedAllocationArgs, FilterPlugin, NodeAffinityArgs, NodeResourcesFitArgs, Policy, PolicyError, Profile,
+    RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin, ScoringStrategy, ScoringStrategyType,
+    UtilizationShapePoint, WeightedScorePlugin,
+};
+pub use quantity::QuantityError;
+pub use resources::{ResourceName, Resources, ResourcesError};
+pub use selector::{
+    LabelSelector, LabelSelectorRequirement, Labels, NodeSelector, NodeSelectorOperator, NodeSelectorRequirement,
+    NodeSelectorTerm, SelectorOperator,
+};
+pub use snapshot::{Snapshot, SnapshotError};

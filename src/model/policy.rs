@@ -1,0 +1,482 @@
+//! The scheduling policy: which filter and score plugins run, their weights and their arguments.
+//!
+//! The argument types mirror kube-scheduler's `kubescheduler.config.k8s.io/v1` plugin args and
+//! use the same field names, so a `pluginConfig` entry of a `KubeSchedulerConfiguration`
+//! deserializes into them directly.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::pod::NodeAffinity;
+
+/// A filter plugin spillway implements, under its kube-scheduler name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FilterPlugin {
+    /// Rejects cordoned nodes unless the pod tolerates `node.kubernetes.io/unschedulable`.
+    NodeUnschedulable,
+    /// Rejects every node but the one named in the pod's `spec.nodeName`, if set.
+    NodeName,
+    /// Rejects nodes with a `NoSchedule`/`NoExecute` taint the pod does not tolerate.
+    TaintToleration,
+    /// Rejects nodes that fail the pod's `nodeSelector` or required node affinity.
+    NodeAffinity,
+    /// Rejects nodes where a requested host port is taken.
+    NodePorts,
+    /// Rejects nodes without room for the pod's requests.
+    NodeResourcesFit,
+}
+
+/// A score plugin spillway implements, under its kube-scheduler name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ScorePlugin {
+    /// Prefers nodes with fewer `PreferNoSchedule` taints the pod does not tolerate.
+    TaintToleration,
+    /// Prefers nodes matching the pod's preferred node affinity terms.
+    NodeAffinity,
+    /// Scores nodes by requested resources (LeastAllocated, MostAllocated or
+    /// RequestedToCapacityRatio).
+    NodeResourcesFit,
+    /// Prefers nodes whose resource usage fractions stay balanced.
+    NodeResourcesBalancedAllocation,
+}
+
+macro_rules! plugin_names {
+    ($ty:ident { $($variant:ident),* $(,)? }) => {
+        impl $ty {
+            /// Every plugin of this kind, in kube-scheduler's default order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),*];
+
+            /// The kube-scheduler name.
+            pub fn name(self) -> &'static str {
+                match self { $($ty::$variant => stringify!($variant)),* }
+            }
+        }
+
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl FromStr for $ty {
+            type Err = PolicyError;
+            fn from_str(s: &str) -> Result<$ty, PolicyError> {
+                $ty::ALL.iter().copied().find(|p| p.name() == s).ok_or_else(|| PolicyError::UnknownPlugin {
+                    name: s.to_string(),
+                    kind: stringify!($ty),
+                })
+            }
+        }
+    };
+}
+
+plugin_names!(FilterPlugin { NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit });
+plugin_names!(ScorePlugin { TaintToleration, NodeAffinity, NodeResourcesFit, NodeResourcesBalancedAllocation });
+
+impl ScorePlugin {
+    /// kube-scheduler's default weight for this plugin.
+    pub fn default_weight(self) -> i64 {
+        match self {
+            ScorePlugin::TaintToleration => 3,
+            ScorePlugin::NodeAffinity => 2,
+            ScorePlugin::NodeResourcesFit | ScorePlugin::NodeResourcesBalancedAllocation => 1,
+        }
+    }
+}
+
+/// A score plugin with its weight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WeightedScorePlugin {
+    /// The plugin.
+    pub name: ScorePlugin,
+    /// Its weight (1 or more); its normalised 0–100 score is multiplied by it.
+    pub weight: i64,
+}
+
+/// A resource with a weight, as in kube-scheduler's `ResourceSpec`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceWeight {
+    /// Resource name (`cpu`, `memory`, `nvidia.com/gpu`, ...).
+    pub name: String,
+    /// Weight 1–100.
+    #[serde(default = "one")]
+    pub weight: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+impl ResourceWeight {
+    /// `name` with `weight`.
+    pub fn new(name: impl Into<String>, weight: i64) -> ResourceWeight {
+        ResourceWeight { name: name.into(), weight }
+    }
+}
+
+/// How NodeResourcesFit scores a node.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScoringStrategyType {
+    /// Prefer nodes with the most free capacity (spreads pods). The default.
+    #[default]
+    LeastAllocated,
+    /// Prefer nodes with the least free capacity (packs pods).
+    MostAllocated,
+    /// Score by a piecewise-linear function of utilisation.
+    RequestedToCapacityRatio,
+}
+
+/// One point of a RequestedToCapacityRatio shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UtilizationShapePoint {
+    /// Utilisation 0–100 (percent).
+    pub utilization: i64,
+    /// Score 0–10 at that utilisation.
+    pub score: i64,
+}
+
+/// Parameters of the RequestedToCapacityRatio strategy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestedToCapacityRatioParam {
+    /// The shape, by strictly increasing utilisation.
+    #[serde(default)]
+    pub shape: Vec<UtilizationShapePoint>,
+}
+
+/// NodeResourcesFit's `scoringStrategy`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScoringStrategy {
+    /// The strategy.
+    #[serde(rename = "type", default)]
+    pub kind: ScoringStrategyType,
+    /// The resources scored and their weights (default cpu 1, memory 1).
+    #[serde(default = "default_resources")]
+    pub resources: Vec<ResourceWeight>,
+    /// The shape, for RequestedToCapacityRatio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_to_capacity_ratio: Option<RequestedToCapacityRatioParam>,
+}
+
+fn default_resources() -> Vec<ResourceWeight> {
+    vec![ResourceWeight::new("cpu", 1), ResourceWeight::new("memory", 1)]
+}
+
+impl Default for ScoringStrategy {
+    fn default() -> Self {
+        ScoringStrategy {
+            kind: ScoringStrategyType::LeastAllocated,
+            resources: default_resources(),
+            requested_to_capacity_ratio: None,
+        }
+    }
+}
+
+/// Arguments of NodeResourcesFit (`NodeResourcesFitArgs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeResourcesFitArgs {
+    /// Extended resources the filter ignores, by exact name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_resources: Vec<String>,
+    /// Extended resource groups the filter ignores: a resource `group/name` is ignored when
+    /// `group` is listed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignored_resource_groups: Vec<String>,
+    /// How nodes are scored.
+    #[serde(default)]
+    pub scoring_strategy: ScoringStrategy,
+}
+
+/// Arguments of NodeResourcesBalancedAllocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BalancedAllocationArgs {
+    /// The resources whose usage fractions are balanced (default cpu and memory; weights must be 1).
+    #[serde(default = "default_resources")]
+    pub resources: Vec<ResourceWeight>,
+}
+
+impl Default for BalancedAllocationArgs {
+    fn default() -> Self {
+        BalancedAllocationArgs { resources: default_resources() }
+    }
+}
+
+/// Arguments of NodeAffinity.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeAffinityArgs {
+    /// Node affinity the scheduler adds to every pod: its required part filters (reported as
+    /// "node(s) didn't match scheduler-enforced node affinity"), its preferred terms add to the
+    /// NodeAffinity score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub added_affinity: Option<NodeAffinity>,
+}
+
+/// A scheduling profile: the plugins that run and their arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    /// Filter plugins, in the order they run (the order decides which reason a node reports).
+    #[serde(default = "default_filters")]
+    pub filters: Vec<FilterPlugin>,
+    /// Score plugins and their weights.
+    #[serde(default = "default_scores")]
+    pub scores: Vec<WeightedScorePlugin>,
+    /// NodeResourcesFit arguments.
+    #[serde(default)]
+    pub node_resources_fit: NodeResourcesFitArgs,
+    /// NodeResourcesBalancedAllocation arguments.
+    #[serde(default)]
+    pub balanced_allocation: BalancedAllocationArgs,
+    /// NodeAffinity arguments.
+    #[serde(default)]
+    pub node_affinity: NodeAffinityArgs,
+}
+
+fn default_filters() -> Vec<FilterPlugin> {
+    FilterPlugin::ALL.to_vec()
+}
+
+fn default_scores() -> Vec<WeightedScorePlugin> {
+    ScorePlugin::ALL.iter().map(|&name| WeightedScorePlugin { name, weight: name.default_weight() }).collect()
+}
+
+impl Default for Profile {
+    /// kube-scheduler's default profile, restricted to the plugins spillway implements.
+    fn default() -> Self {
+        Profile {
+            filters: default_filters(),
+            scores: default_scores(),
+            node_resources_fit: NodeResourcesFitArgs::default(),
+            balanced_allocation: BalancedAllocationArgs::default(),
+            node_affinity: NodeAffinityArgs::default(),
+        }
+    }
+}
+
+/// The whole placement policy. Today it holds the scheduling profile; burst and cost rules
+/// join it as they are built.
+///
+/// ```
+/// use spillway::{Engine, Policy};
+/// use spillway::model::ScoringStrategyType;
+/// let mut policy = Policy::default();
+/// policy.profile.node_resources_fit.scoring_strategy.kind = ScoringStrategyType::MostAllocated;
+/// let engine = Engine::new(policy)?;
+/// # Ok::<(), spillway::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Policy {
+    /// The scheduling profile.
+    #[serde(default)]
+    pub profile: Profile,
+}
+
+/// A policy that cannot be honoured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A plugin name spillway does not know.
+    #[error("unknown {kind} {name:?}")]
+    UnknownPlugin {
+        /// The name given.
+        name: String,
+        /// `FilterPlugin` or `ScorePlugin`.
+        kind: &'static str,
+    },
+    /// A plugin listed twice.
+    #[error("plugin {plugin} is listed twice")]
+    DuplicatePlugin {
+        /// The plugin.
+        plugin: String,
+    },
+    /// A score plugin weight below 1.
+    #[error("score plugin {plugin} has weight {weight}; weights must be 1 or more")]
+    PluginWeight {
+        /// The plugin.
+        plugin: String,
+        /// The weight given.
+        weight: i64,
+    },
+    /// A resource weight outside its allowed range.
+    #[error("{plugin}: resource {resource:?} has weight {weight}; {rule}")]
+    ResourceWeight {
+        /// The plugin whose args hold it.
+        plugin: &'static str,
+        /// The resource.
+        resource: String,
+        /// The weight given.
+        weight: i64,
+        /// The allowed range.
+        rule: &'static str,
+    },
+    /// A resource listed twice.
+    #[error("{plugin}: resource {resource:?} is listed twice")]
+    DuplicateResource {
+        /// The plugin whose args hold it.
+        plugin: &'static str,
+        /// The resource.
+        resource: String,
+    },
+    /// A malformed RequestedToCapacityRatio shape.
+    #[error("NodeResourcesFit: invalid requestedToCapacityRatio shape: {why}")]
+    Shape {
+        /// What is wrong.
+        why: String,
+    },
+    /// A malformed scheduler-enforced node affinity.
+    #[error("NodeAffinity: invalid addedAffinity: {why}")]
+    AddedAffinity {
+        /// What is wrong.
+        why: String,
+    },
+}
+
+impl Policy {
+    /// Checks the policy; [`Engine::new`](crate::Engine::new) calls this.
+    pub fn validate(&self) -> Result<(), PolicyError> {
+        let p = &self.profile;
+        for (i, f) in p.filters.iter().enumerate() {
+            if p.filters[..i].contains(f) {
+                return Err(PolicyError::DuplicatePlugin { plugin: f.to_string() });
+            }
+        }
+        for (i, s) in p.scores.iter().enumerate() {
+            if p.scores[..i].iter().any(|o| o.name == s.name) {
+                return Err(PolicyError::DuplicatePlugin { plugin: s.name.to_string() });
+            }
+            if s.weight < 1 {
+                return Err(PolicyError::PluginWeight { plugin: s.name.to_string(), weight: s.weight });
+            }
+        }
+        let fit = &p.node_resources_fit.scoring_strategy;
+        check_resources("NodeResourcesFit", &fit.resources, |w| (1..=100).contains(&w), "weights must be 1-100")?;
+        match (fit.kind, &fit.requested_to_capacity_ratio) {
+            (ScoringStrategyType::RequestedToCapacityRatio, None) => {
+                return Err(PolicyError::Shape { why: "the RequestedToCapacityRatio strategy needs a shape".into() });
+            }
+            (ScoringStrategyType::RequestedToCapacityRatio, Some(param)) => check_shape(&param.shape)?,
+            _ => {}
+        }
+        check_resources(
+            "NodeResourcesBalancedAllocation",
+            &p.balanced_allocation.resources,
+            |w| w == 1,
+            "weights must be 1",
+        )?;
+        if let Some(added) = &p.node_affinity.added_affinity {
+            if let Some(req) = &added.required {
+                if let Some(t) = req.node_selector_terms.iter().find(|t| !t.is_valid()) {
+                    return Err(PolicyError::AddedAffinity { why: format!("required term {t:?} is malformed") });
+                }
+            }
+            if let Some(t) = added.preferred.iter().find(|t| !(1..=100).contains(&t.weight)) {
+                return Err(PolicyError::AddedAffinity {
+                    why: format!("preferred term weight {} is outside 1-100", t.weight),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_resources(
+    plugin: &'static str,
+    resources: &[ResourceWeight],
+    ok: impl Fn(i64) -> bool,
+    rule: &'static str,
+) -> Result<(), PolicyError> {
+    for (i, r) in resources.iter().enumerate() {
+        if !ok(r.weight) {
+            return Err(PolicyError::ResourceWeight { plugin, resource: r.name.clone(), weight: r.weight, rule });
+        }
+        if resources[..i].iter().any(|o| o.name == r.name) {
+            return Err(PolicyError::DuplicateResource { plugin, resource: r.name.clone() });
+        }
+    }
+    Ok(())
+}
+
+fn check_shape(shape: &[UtilizationShapePoint]) -> Result<(), PolicyError> {
+    if shape.is_empty() {
+        return Err(PolicyError::Shape { why: "the shape has no points".into() });
+    }
+    for (i, pt) in shape.iter().enumerate() {
+        if !(0..=100).contains(&pt.utilization) {
+            return Err(PolicyError::Shape { why: format!("utilization {} is outside 0-100", pt.utilization) });
+        }
+        if !(0..=10).contains(&pt.score) {
+            return Err(PolicyError::Shape { why: format!("score {} is outside 0-10", pt.score) });
+        }
+        if i > 0 && pt.utilization <= shape[i - 1].utilization {
+            return Err(PolicyError::Shape { why: "utilization values must be strictly increasing".into() });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_policy_is_valid_and_matches_kube_weights() {
+        let p = Policy::default();
+        p.validate().unwrap();
+        let total: i64 = p.profile.scores.iter().map(|s| s.weight).sum();
+        assert_eq!(total, 7, "TaintToleration 3 + NodeAffinity 2 + Fit 1 + Balanced 1");
+    }
+
+    #[test]
+    fn rejects_bad_args() {
+        let mut p = Policy::default();
+        p.profile.node_resources_fit.scoring_strategy.resources[0].weight = 0;
+        assert!(matches!(p.validate(), Err(PolicyError::ResourceWeight { .. })));
+
+        let mut p = Policy::default();
+        p.profile.node_resources_fit.scoring_strategy.kind = ScoringStrategyType::RequestedToCapacityRatio;
+        assert!(matches!(p.validate(), Err(PolicyError::Shape { .. })));
+        p.profile.node_resources_fit.scoring_strategy.requested_to_capacity_ratio =
+            Some(RequestedToCapacityRatioParam {
+                shape: vec![
+                    UtilizationShapePoint { utilization: 50, score: 1 },
+                    UtilizationShapePoint { utilization: 50, score: 2 },
+                ],
+            });
+        assert!(p.validate().unwrap_err().to_string().contains("strictly increasing"));
+
+        let mut p = Policy::default();
+        p.profile.balanced_allocation.resources[0].weight = 2;
+        assert!(p.validate().unwrap_err().to_string().contains("must be 1"));
+
+        let mut p = Policy::default();
+        p.profile.filters.push(FilterPlugin::NodePorts);
+        assert!(matches!(p.validate(), Err(PolicyError::DuplicatePlugin { .. })));
+
+        assert!("VolumeBinding".parse::<FilterPlugin>().is_err());
+        assert_eq!("NodePorts".parse::<FilterPlugin>().unwrap(), FilterPlugin::NodePorts);
+    }
+
+    #[test]
+    fn args_deserialize_from_kube_spelling() {
+        let args: NodeResourcesFitArgs = serde_json::from_str(
+            r#"{"scoringStrategy":{"type":"RequestedToCapacityRatio","resources":[{"name":"cpu","weight":3}],
+                "requestedToCapacityRatio":{"shape":[{"utilization":0,"score":0},{"utilization":100,"score":10}]}},
+                "ignoredResourceGroups":["example.com"]}"#,
+        )
+        .unwrap();
+        assert_eq!(args.scoring_strategy.kind, ScoringStrategyType::RequestedToCapacityRatio);
+        assert_eq!(args.ignored_resource_groups, vec!["example.com".to_string()]);
+        assert!(serde_json::from_str::<NodeResourcesFitArgs>(r#"{"surprise":1}"#).is_err());
+    }
+}

@@ -1,0 +1,197 @@
+//! The cluster snapshot: VM nodes and the pods already placed on them.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::node::Node;
+use super::pod::Pod;
+use super::resources::Resources;
+
+/// Why a snapshot is inconsistent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotError {
+    /// Two nodes share a name.
+    #[error("duplicate node name {name:?}: node names must be unique")]
+    DuplicateNode {
+        /// The repeated name.
+        name: String,
+    },
+    /// A node has an empty name.
+    #[error("a node has an empty name")]
+    EmptyNodeName,
+    /// Two placed pods share a namespace and name.
+    #[error("duplicate pod {pod}: namespace/name must be unique")]
+    DuplicatePod {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A placed pod has no node.
+    #[error("pod {pod} is listed as placed but has no nodeName; give it one or pass it as pending")]
+    PodNotPlaced {
+        /// `namespace/name`.
+        pod: String,
+    },
+    /// A placed pod is bound to a node the snapshot does not hold.
+    #[error("pod {pod} is bound to node {node:?}, which is not in the snapshot")]
+    UnknownNode {
+        /// `namespace/name`.
+        pod: String,
+        /// The missing node.
+        node: String,
+    },
+}
+
+/// VM nodes plus the pods already placed on them, checked for consistency.
+///
+/// Node order and placed-pod order do not affect any plan computed from the snapshot.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(try_from = "SnapshotData", into = "SnapshotData")]
+pub struct Snapshot {
+    nodes: Vec<Node>,
+    pods: Vec<Pod>,
+    index: HashMap<String, usize>,
+}
+
+/// The serialized form of a [`Snapshot`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct SnapshotData {
+    #[serde(default)]
+    nodes: Vec<Node>,
+    #[serde(default)]
+    pods: Vec<Pod>,
+}
+
+impl TryFrom<SnapshotData> for Snapshot {
+    type Error = SnapshotError;
+    fn try_from(d: SnapshotData) -> Result<Snapshot, SnapshotError> {
+        Snapshot::new(d.nodes, d.pods)
+    }
+}
+
+impl From<Snapshot> for SnapshotData {
+    fn from(s: Snapshot) -> SnapshotData {
+        SnapshotData { nodes: s.nodes, pods: s.pods }
+    }
+}
+
+impl Snapshot {
+    /// Checks and builds a snapshot: node names are unique and non-empty, every pod names a node
+    /// of the snapshot, and `namespace/name` is unique among pods.
+    ///
+    /// ```
+    /// use spillway::{Node, Pod, Snapshot, SnapshotError};
+    /// let err = Snapshot::new(vec![Node::new("a")], vec![Pod::new("ns", "p").on_node("b")]).unwrap_err();
+    /// assert!(matches!(err, SnapshotError::UnknownNode { .. }));
+    /// ```
+    pub fn new(nodes: Vec<Node>, pods: Vec<Pod>) -> Result<Snapshot, SnapshotError> {
+        let mut index = HashMap::with_capacity(nodes.len());
+        for (i, n) in nodes.iter().enumerate() {
+            if n.name.is_empty() {
+                return Err(SnapshotError::EmptyNodeName);
+            }
+            if index.insert(n.name.clone(), i).is_some() {
+                return Err(SnapshotError::DuplicateNode { name: n.name.clone() });
+            }
+        }
+        let mut seen = HashSet::with_capacity(pods.len());
+        for p in &pods {
+            let Some(node) = &p.node_name else {
+                return Err(SnapshotError::PodNotPlaced { pod: p.key() });
+            };
+            if !index.contains_key(node) {
+                return Err(SnapshotError::UnknownNode { pod: p.key(), node: node.clone() });
+            }
+            if !seen.insert((p.namespace.as_str(), p.name.as_str())) {
+                return Err(SnapshotError::DuplicatePod { pod: p.key() });
+            }
+        }
+        Ok(Snapshot { nodes, pods, index })
+    }
+
+    /// The nodes, in the order given.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    /// The placed pods, in the order given.
+    pub fn pods(&self) -> &[Pod] {
+        &self.pods
+    }
+
+    /// The node called `name`.
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.index.get(name).map(|&i| &self.nodes[i])
+    }
+
+    /// Position of the node called `name` in [`nodes`](Self::nodes).
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// The pods placed on node `name`.
+    pub fn pods_on<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Pod> + 'a {
+        self.pods.iter().filter(move |p| p.node_name.as_deref() == Some(name))
+    }
+
+    /// The summed effective requests of the pods on node `name`, with `pods` set to their count.
+    pub fn usage(&self, name: &str) -> Resources {
+        let mut total = Resources::default();
+        let mut count = 0;
+        for p in self.pods_on(name) {
+            total.add(&p.requests());
+            count += 1;
+        }
+        total.pods = count;
+        total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rejects_inconsistent_input() {
+        let n = |name: &str| Node::new(name);
+        assert_eq!(
+            Snapshot::new(vec![n("a"), n("a")], vec![]).unwrap_err(),
+            SnapshotError::DuplicateNode { name: "a".into() }
+        );
+        assert_eq!(Snapshot::new(vec![n("")], vec![]).unwrap_err(), SnapshotError::EmptyNodeName);
+        assert_eq!(
+            Snapshot::new(vec![n("a")], vec![Pod::new("x", "p")]).unwrap_err(),
+            SnapshotError::PodNotPlaced { pod: "x/p".into() }
+        );
+        assert_eq!(
+            Snapshot::new(vec![n("a")], vec![Pod::new("x", "p").on_node("a"), Pod::new("x", "p").on_node("a")])
+                .unwrap_err(),
+            SnapshotError::DuplicatePod { pod: "x/p".into() }
+        );
+        let err = Snapshot::new(vec![n("a")], vec![Pod::new("x", "p").on_node("zz")]).unwrap_err();
+        assert_eq!(err.to_string(), "pod x/p is bound to node \"zz\", which is not in the snapshot");
+    }
+
+    #[test]
+    fn usage_sums_requests_and_counts_pods() {
+        let cpu = |c: &str| Resources::parse([("cpu", c)]).unwrap();
+        let s = Snapshot::new(
+            vec![Node::new("a"), Node::new("b")],
+            vec![
+                Pod::new("x", "1").with_container(cpu("1")).on_node("a"),
+                Pod::new("x", "2").with_container(cpu("500m")).on_node("a"),
+            ],
+        )
+        .unwrap();
+        let u = s.usage("a");
+        assert_eq!((u.cpu_millis, u.pods), (1500, 2));
+        assert_eq!(s.usage("b"), Resources::default());
+    }
+
+    #[test]
+    fn serde_validates() {
+        let bad = r#"{"nodes":[{"name":"a"},{"name":"a"}]}"#;
+        assert!(serde_json::from_str::<Snapshot>(bad).unwrap_err().to_string().contains("duplicate node"));
+    }
+}
