@@ -4,6 +4,7 @@
 //! Everything here is plain data with serde support; nothing here performs IO. Quantities are
 //! integers: CPU in millicores, memory and storage in bytes, money in micro-units of a currency.
 
+mod affinity;
 mod money;
 mod node;
 mod pod;
@@ -13,6 +14,9 @@ mod resources;
 mod selector;
 mod snapshot;
 
+pub use affinity::{
+    InclusionPolicy, PodAffinity, PodAffinityTerm, TopologySpreadConstraint, WeightedPodAffinityTerm, WhenUnsatisfiable,
+};
 pub use money::{Money, MoneyError};
 pub use node::{Node, Taint, TaintEffect};
 pub use pod::{

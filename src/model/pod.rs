@@ -4,6 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::affinity::{PodAffinity, TopologySpreadConstraint};
 use super::node::{Taint, TaintEffect};
 use super::resources::{ResourceName, Resources};
 use super::selector::{Labels, NodeSelector, NodeSelectorTerm};
@@ -245,6 +246,15 @@ pub struct Pod {
     /// Node affinity.
     #[serde(default)]
     pub node_affinity: NodeAffinity,
+    /// Inter-pod affinity (modelled; the engine honours it once the InterPodAffinity plugin lands).
+    #[serde(default, skip_serializing_if = "PodAffinity::is_empty")]
+    pub pod_affinity: PodAffinity,
+    /// Inter-pod anti-affinity (modelled; honoured once the InterPodAffinity plugin lands).
+    #[serde(default, skip_serializing_if = "PodAffinity::is_empty")]
+    pub pod_anti_affinity: PodAffinity,
+    /// Topology spread constraints (modelled; honoured once the PodTopologySpread plugin lands).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
     /// Tolerations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tolerations: Vec<Toleration>,

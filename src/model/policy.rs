@@ -223,7 +223,7 @@ pub struct NodeAffinityArgs {
 
 /// A scheduling profile: the plugins that run and their arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Profile {
     /// Filter plugins, in the order they run (the order decides which reason a node reports).
     #[serde(default = "default_filters")]
@@ -275,7 +275,7 @@ impl Default for Profile {
 /// # Ok::<(), spillway::PolicyError>(())
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Policy {
     /// The scheduling profile.
     #[serde(default)]
