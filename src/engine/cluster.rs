@@ -2,11 +2,12 @@
 //! and interned reasons. Built once per [`Engine::place`](crate::Engine::place) call and
 //! updated as placements are assumed.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::model::{HostPort, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect};
+use crate::model::{HostPort, Labels, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect};
 
 use super::reasons::{ReasonId, ReasonTable};
+use super::terms::PodTerms;
 
 /// Dense id of a resource: 0 cpu, 1 memory, 2 ephemeral-storage, then extended resources.
 pub(crate) type ResourceId = usize;
@@ -64,10 +65,26 @@ impl ResourceIndex {
     }
 }
 
+/// A placed or assumed pod, with its compiled inter-pod terms.
+#[derive(Debug)]
+pub(crate) struct Member<'a> {
+    pub(crate) pod: &'a Pod,
+    pub(crate) node: usize,
+    pub(crate) terms: PodTerms<'a>,
+}
+
 /// Mutable per-node state for one placement run.
 #[derive(Debug)]
 pub(crate) struct Cluster<'s> {
     pub(crate) nodes: &'s [Node],
+    /// Placed and assumed pods.
+    pub(crate) members: Vec<Member<'s>>,
+    /// Member indices per node.
+    pub(crate) by_node: Vec<Vec<u32>>,
+    /// Members with inter-pod terms.
+    pub(crate) with_affinity: Vec<usize>,
+    namespaces: &'s BTreeMap<String, Labels>,
+    no_labels: Labels,
     pub(crate) resources: ResourceIndex,
     /// Number of dense resources (row width of `alloc` and `requested`).
     pub(crate) width: usize,
@@ -96,8 +113,9 @@ pub(crate) struct Cluster<'s> {
 }
 
 impl<'s> Cluster<'s> {
-    /// Builds the working state; `pending` contributes resource names only.
-    pub(crate) fn new(snapshot: &'s Snapshot, pending: &[Pod]) -> Cluster<'s> {
+    /// Builds the working state; `pending` contributes resource names only. `hard_weight` is
+    /// InterPodAffinity's `hardPodAffinityWeight`.
+    pub(crate) fn new(snapshot: &'s Snapshot, pending: &[Pod], hard_weight: i64) -> Cluster<'s> {
         let nodes = snapshot.nodes();
         let mut resources = ResourceIndex::new();
         for n in nodes {
@@ -136,6 +154,11 @@ impl<'s> Cluster<'s> {
             (0..width).map(|id| reasons.intern(format!("Insufficient {}", resources.name(id)))).collect();
         let mut c = Cluster {
             nodes,
+            members: Vec::with_capacity(placed.len()),
+            by_node: vec![Vec::new(); n],
+            with_affinity: Vec::new(),
+            namespaces: snapshot.namespaces(),
+            no_labels: Labels::new(),
             width,
             alloc: vec![0; n * width],
             requested: vec![0; n * width],
@@ -168,20 +191,32 @@ impl<'s> Cluster<'s> {
         for (node, pod, req) in placed {
             let sparse = c.resources.sparse(&req);
             let nz = pod.non_zero_requests();
-            c.assume(node, &sparse, nz.cpu_millis, nz.memory, &pod.host_ports);
+            c.assume(node, pod, PodTerms::new(pod, hard_weight), &sparse, nz.cpu_millis, nz.memory);
         }
         c
     }
 
-    /// Records a pod on `node`: its real requests, non-zero cpu/memory and host ports.
+    /// Labels of a namespace (none when the snapshot does not describe it).
+    pub(crate) fn namespace_labels(&self, namespace: &str) -> &Labels {
+        self.namespaces.get(namespace).unwrap_or(&self.no_labels)
+    }
+
+    /// Records `pod` on `node`: its real requests, non-zero cpu/memory, host ports and terms.
     pub(crate) fn assume(
         &mut self,
         node: usize,
+        pod: &'s Pod,
+        terms: PodTerms<'s>,
         req: &[(ResourceId, i64)],
         nz_cpu: i64,
         nz_mem: i64,
-        ports: &[HostPort],
     ) {
+        let index = self.members.len();
+        if !terms.is_empty() {
+            self.with_affinity.push(index);
+        }
+        self.by_node[node].push(index as u32);
+        self.members.push(Member { pod, node, terms });
         let row = node * self.width;
         for &(id, v) in req {
             self.requested[row + id] = self.requested[row + id].saturating_add(v);
@@ -189,7 +224,7 @@ impl<'s> Cluster<'s> {
         self.nz_cpu[node] = self.nz_cpu[node].saturating_add(nz_cpu);
         self.nz_mem[node] = self.nz_mem[node].saturating_add(nz_mem);
         self.pod_count[node] += 1;
-        self.ports[node].extend_from_slice(ports);
+        self.ports[node].extend_from_slice(&pod.host_ports);
     }
 
     /// Allocatable of `resource` on `node`.

@@ -17,18 +17,22 @@ mod plan;
 mod plugins;
 mod pod_info;
 mod reasons;
+mod terms;
 
 use std::collections::BTreeMap;
 
 use crate::model::{FilterPlugin, Pod, Policy, PolicyError, ScorePlugin, Snapshot};
 
 use cluster::{Cluster, ResourceId, tie_key};
+use plugins::inter_pod_affinity::{AffinityFilter, AffinityScore};
 use plugins::node_resources_fit::Fit;
+use plugins::pod_topology_spread::{SpreadFilter, SpreadScore};
 use plugins::{
     balanced_allocation, default_normalize, node_affinity, node_name, node_ports, node_unschedulable, taint_toleration,
 };
 use pod_info::{NameSubset, PodInfo};
 use reasons::ReasonId;
+use terms::PodTerms;
 
 pub use plan::{Decision, Diagnosis, Explanation, NodeVerdict, Outcome, Plan};
 
@@ -53,6 +57,15 @@ struct Resolved<'a> {
     fit: Fit,
     balanced: Vec<Option<ResourceId>>,
     added: Option<&'a crate::model::NodeAffinity>,
+    inter_pod: &'a crate::model::InterPodAffinityArgs,
+}
+
+/// What the filters and scores know of the pod being placed (kube's PreFilter state).
+struct PodCtx<'a> {
+    info: PodInfo<'a>,
+    terms: PodTerms<'a>,
+    affinity: Option<AffinityFilter<'a>>,
+    spread: Option<SpreadFilter<'a>>,
 }
 
 /// Buffers reused from pod to pod so the hot loop does not allocate per node.
@@ -85,14 +98,15 @@ impl Engine {
 
     /// [`place`](Self::place) with options (e.g. explanations).
     pub fn place_with(&self, snapshot: &Snapshot, pending: &[Pod], options: PlaceOptions) -> Plan {
-        let mut cluster = Cluster::new(snapshot, pending);
         let profile = &self.policy.profile;
+        let mut cluster = Cluster::new(snapshot, pending, profile.inter_pod_affinity.hard_pod_affinity_weight);
         let resolved = Resolved {
             filters: &profile.filters,
             scores: profile.scores.iter().map(|s| (s.name, s.weight)).collect(),
             fit: Fit::new(&profile.node_resources_fit, &cluster),
             balanced: profile.balanced_allocation.resources.iter().map(|r| cluster.resources.id(&r.name)).collect(),
             added: profile.node_affinity.added_affinity.as_ref(),
+            inter_pod: &profile.inter_pod_affinity,
         };
         let mut order: Vec<&Pod> = pending.iter().collect();
         order.sort_by(|a, b| {
@@ -113,10 +127,11 @@ fn run_filter(
     plugin: FilterPlugin,
     cluster: &Cluster<'_>,
     r: &Resolved<'_>,
-    pod: &PodInfo<'_>,
+    ctx: &PodCtx<'_>,
     node: usize,
     out: &mut Vec<ReasonId>,
 ) {
+    let pod = &ctx.info;
     match plugin {
         FilterPlugin::NodeUnschedulable => node_unschedulable::filter(cluster, pod, node, out),
         FilterPlugin::NodeName => node_name::filter(cluster, pod, node, out),
@@ -124,18 +139,30 @@ fn run_filter(
         FilterPlugin::NodeAffinity => node_affinity::filter(cluster, r.added, pod, node, out),
         FilterPlugin::NodePorts => node_ports::filter(cluster, pod, node, out),
         FilterPlugin::NodeResourcesFit => r.fit.filter(cluster, pod, node, out),
+        FilterPlugin::PodTopologySpread => {
+            if let Some(reason) = ctx.spread.as_ref().and_then(|s| s.filter(&cluster.nodes[node].labels)) {
+                out.push(reason);
+            }
+        }
+        FilterPlugin::InterPodAffinity => {
+            if let Some(reason) = ctx.affinity.as_ref().and_then(|a| a.filter(&ctx.terms, &cluster.nodes[node].labels))
+            {
+                out.push(reason);
+            }
+        }
     }
 }
 
 /// Raw scores of one plugin over the feasible nodes, normalised in place to 0–100.
-fn run_score(
+fn run_score<'a>(
     plugin: ScorePlugin,
-    cluster: &Cluster<'_>,
+    cluster: &Cluster<'a>,
     r: &Resolved<'_>,
-    pod: &PodInfo<'_>,
+    ctx: &PodCtx<'a>,
     feasible: &[usize],
     out: &mut Vec<i64>,
 ) {
+    let pod = &ctx.info;
     out.clear();
     match plugin {
         ScorePlugin::TaintToleration => {
@@ -147,6 +174,28 @@ fn run_score(
             default_normalize(out, false);
         }
         ScorePlugin::NodeResourcesFit => out.extend(feasible.iter().map(|&n| r.fit.score(cluster, pod, n))),
+        ScorePlugin::PodTopologySpread => {
+            let state = SpreadScore::new(cluster, pod.pod, feasible);
+            out.extend(
+                feasible.iter().enumerate().map(
+                    |(i, &n)| {
+                        if state.is_empty() { 0 } else { state.score(cluster, pod.pod, i, n) }
+                    },
+                ),
+            );
+            state.normalize(out);
+        }
+        ScorePlugin::InterPodAffinity => {
+            let state = AffinityScore::new(
+                cluster,
+                pod.pod,
+                &ctx.terms,
+                r.inter_pod.hard_pod_affinity_weight,
+                r.inter_pod.ignore_preferred_terms_of_existing_pods,
+            );
+            out.extend(feasible.iter().map(|&n| state.score(&cluster.nodes[n].labels)));
+            state.normalize(out);
+        }
         ScorePlugin::NodeResourcesBalancedAllocation => {
             // kube-scheduler skips the plugin for pods that request none of its resources.
             if r.balanced.iter().flatten().all(|&id| pod.request(id) == 0) {
@@ -162,14 +211,24 @@ fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
     if info.name_subset == NameSubset::Conflict { reasons::TERMS_CONFLICT } else { reasons::OUTSIDE_NODE_NAMES }
 }
 
-fn place_one(
-    cluster: &mut Cluster<'_>,
+fn place_one<'a>(
+    cluster: &mut Cluster<'a>,
     r: &Resolved<'_>,
-    pod: &Pod,
+    pod: &'a Pod,
     options: PlaceOptions,
     s: &mut Scratch,
 ) -> Decision {
-    let info = PodInfo::new(pod, cluster);
+    let terms = PodTerms::new(pod, r.inter_pod.hard_pod_affinity_weight);
+    let ctx = PodCtx {
+        info: PodInfo::new(pod, cluster),
+        affinity: r
+            .filters
+            .contains(&FilterPlugin::InterPodAffinity)
+            .then(|| AffinityFilter::new(cluster, pod, &terms)),
+        spread: r.filters.contains(&FilterPlugin::PodTopologySpread).then(|| SpreadFilter::new(cluster, pod)),
+        terms,
+    };
+    let info = &ctx.info;
     let n = cluster.nodes.len();
     s.counts.clear();
     s.counts.resize(cluster.reasons.len(), 0);
@@ -184,12 +243,12 @@ fn place_one(
         let outside = use_subset && info.name_subset.excludes(&cluster.nodes[node].name);
         match verdicts.as_mut() {
             None if outside => {
-                s.reasons.push(outside_reason(&info));
+                s.reasons.push(outside_reason(info));
                 s.counts[s.reasons[0] as usize] += 1;
             }
             None => {
                 for &f in r.filters {
-                    run_filter(f, cluster, r, &info, node, &mut s.reasons);
+                    run_filter(f, cluster, r, &ctx, node, &mut s.reasons);
                     if !s.reasons.is_empty() {
                         break;
                     }
@@ -203,14 +262,14 @@ fn place_one(
                 let mut counted = false;
                 if outside {
                     counted = true;
-                    s.counts[outside_reason(&info) as usize] += 1;
+                    s.counts[outside_reason(info) as usize] += 1;
                 }
                 for &f in r.filters {
                     let start = s.reasons.len();
                     if outside && f == FilterPlugin::NodeAffinity {
-                        s.reasons.push(outside_reason(&info));
+                        s.reasons.push(outside_reason(info));
                     } else {
-                        run_filter(f, cluster, r, &info, node, &mut s.reasons);
+                        run_filter(f, cluster, r, &ctx, node, &mut s.reasons);
                     }
                     let mine = &s.reasons[start..];
                     if !mine.is_empty() && !counted {
@@ -244,7 +303,7 @@ fn place_one(
     s.totals.clear();
     s.totals.resize(s.feasible.len(), 0);
     for &(plugin, weight) in &r.scores {
-        run_score(plugin, cluster, r, &info, &s.feasible, &mut s.raw);
+        run_score(plugin, cluster, r, &ctx, &s.feasible, &mut s.raw);
         for (i, score) in s.raw.iter().enumerate() {
             s.totals[i] += score * weight;
         }
@@ -276,7 +335,8 @@ fn place_one(
     }
     let node = s.feasible[best];
     let score = s.totals[best];
-    cluster.assume(node, &info.req, info.nz_cpu, info.nz_mem, &pod.host_ports);
+    let PodCtx { info, terms, .. } = ctx;
+    cluster.assume(node, pod, terms, &info.req, info.nz_cpu, info.nz_mem);
     Decision {
         pod: pod.key(),
         outcome: Outcome::Node { node: cluster.nodes[node].name.clone(), score },

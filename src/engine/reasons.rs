@@ -15,8 +15,13 @@ pub(crate) const NODE_PORTS: ReasonId = 4;
 pub(crate) const TOO_MANY_PODS: ReasonId = 5;
 pub(crate) const OUTSIDE_NODE_NAMES: ReasonId = 6;
 pub(crate) const TERMS_CONFLICT: ReasonId = 7;
+pub(crate) const AFFINITY_RULES: ReasonId = 8;
+pub(crate) const ANTI_AFFINITY_RULES: ReasonId = 9;
+pub(crate) const EXISTING_ANTI_AFFINITY: ReasonId = 10;
+pub(crate) const SPREAD: ReasonId = 11;
+pub(crate) const SPREAD_MISSING_LABEL: ReasonId = 12;
 
-const FIXED: [&str; 8] = [
+const FIXED: [&str; 13] = [
     "node(s) were unschedulable",
     "node(s) didn't match the requested node name",
     "node(s) didn't match Pod's node affinity/selector",
@@ -25,6 +30,11 @@ const FIXED: [&str; 8] = [
     "Too many pods",
     "node(s) didn't satisfy plugin(s) [NodeAffinity]",
     "pod affinity terms conflict",
+    "node(s) didn't match pod affinity rules",
+    "node(s) didn't match pod anti-affinity rules",
+    "node(s) didn't satisfy existing pods anti-affinity rules",
+    "node(s) didn't match pod topology spread constraints",
+    "node(s) didn't match pod topology spread constraints (missing required label)",
 ];
 
 /// The reason strings of one placement run, each stored once.

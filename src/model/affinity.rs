@@ -45,11 +45,7 @@ pub struct WeightedPodAffinityTerm {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PodAffinity {
     /// `requiredDuringSchedulingIgnoredDuringExecution`.
-    #[serde(
-        default,
-        rename = "requiredDuringSchedulingIgnoredDuringExecution",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(default, rename = "requiredDuringSchedulingIgnoredDuringExecution", skip_serializing_if = "Vec::is_empty")]
     pub required: Vec<PodAffinityTerm>,
     /// `preferredDuringSchedulingIgnoredDuringExecution`.
     #[serde(

@@ -24,9 +24,9 @@ pub use pod::{
     Protocol, Toleration, TolerationOperator,
 };
 pub use policy::{
-    BalancedAllocationArgs, FilterPlugin, NodeAffinityArgs, NodeResourcesFitArgs, Policy, PolicyError, Profile,
-    RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin, ScoringStrategy, ScoringStrategyType,
-    UtilizationShapePoint, WeightedScorePlugin,
+    BalancedAllocationArgs, FilterPlugin, InterPodAffinityArgs, NodeAffinityArgs, NodeResourcesFitArgs, Policy,
+    PolicyError, Profile, RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin, ScoringStrategy,
+    ScoringStrategyType, UtilizationShapePoint, WeightedScorePlugin,
 };
 pub use quantity::QuantityError;
 pub use resources::{ResourceName, Resources, ResourcesError};

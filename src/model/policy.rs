@@ -27,6 +27,10 @@ pub enum FilterPlugin {
     NodePorts,
     /// Rejects nodes without room for the pod's requests.
     NodeResourcesFit,
+    /// Rejects nodes that would break a `DoNotSchedule` topology spread constraint.
+    PodTopologySpread,
+    /// Rejects nodes that break required pod affinity or anti-affinity (both directions).
+    InterPodAffinity,
 }
 
 /// A score plugin spillway implements, under its kube-scheduler name.
@@ -40,6 +44,10 @@ pub enum ScorePlugin {
     /// Scores nodes by requested resources (LeastAllocated, MostAllocated or
     /// RequestedToCapacityRatio).
     NodeResourcesFit,
+    /// Prefers nodes in domains with fewer matching pods (`ScheduleAnyway` constraints).
+    PodTopologySpread,
+    /// Prefers nodes by preferred pod affinity/anti-affinity (and placed pods' terms).
+    InterPodAffinity,
     /// Prefers nodes whose resource usage fractions stay balanced.
     NodeResourcesBalancedAllocation,
 }
@@ -74,15 +82,31 @@ macro_rules! plugin_names {
     };
 }
 
-plugin_names!(FilterPlugin { NodeUnschedulable, NodeName, TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit });
-plugin_names!(ScorePlugin { TaintToleration, NodeAffinity, NodeResourcesFit, NodeResourcesBalancedAllocation });
+plugin_names!(FilterPlugin {
+    NodeUnschedulable,
+    NodeName,
+    TaintToleration,
+    NodeAffinity,
+    NodePorts,
+    NodeResourcesFit,
+    PodTopologySpread,
+    InterPodAffinity,
+});
+plugin_names!(ScorePlugin {
+    TaintToleration,
+    NodeAffinity,
+    NodeResourcesFit,
+    PodTopologySpread,
+    InterPodAffinity,
+    NodeResourcesBalancedAllocation,
+});
 
 impl ScorePlugin {
     /// kube-scheduler's default weight for this plugin.
     pub fn default_weight(self) -> i64 {
         match self {
             ScorePlugin::TaintToleration => 3,
-            ScorePlugin::NodeAffinity => 2,
+            ScorePlugin::NodeAffinity | ScorePlugin::PodTopologySpread | ScorePlugin::InterPodAffinity => 2,
             ScorePlugin::NodeResourcesFit | ScorePlugin::NodeResourcesBalancedAllocation => 1,
         }
     }
@@ -221,6 +245,26 @@ pub struct NodeAffinityArgs {
     pub added_affinity: Option<NodeAffinity>,
 }
 
+/// Arguments of InterPodAffinity (`InterPodAffinityArgs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InterPodAffinityArgs {
+    /// Score weight (0–100) a placed pod's *required* affinity term gives to the domains of
+    /// the pods it selects; default 1.
+    #[serde(default = "one")]
+    pub hard_pod_affinity_weight: i64,
+    /// When set, placed pods' preferred terms are ignored in scoring unless the incoming pod has
+    /// preferred terms of its own.
+    #[serde(default)]
+    pub ignore_preferred_terms_of_existing_pods: bool,
+}
+
+impl Default for InterPodAffinityArgs {
+    fn default() -> Self {
+        InterPodAffinityArgs { hard_pod_affinity_weight: 1, ignore_preferred_terms_of_existing_pods: false }
+    }
+}
+
 /// A scheduling profile: the plugins that run and their arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -240,6 +284,9 @@ pub struct Profile {
     /// NodeAffinity arguments.
     #[serde(default)]
     pub node_affinity: NodeAffinityArgs,
+    /// InterPodAffinity arguments.
+    #[serde(default)]
+    pub inter_pod_affinity: InterPodAffinityArgs,
 }
 
 fn default_filters() -> Vec<FilterPlugin> {
@@ -259,6 +306,7 @@ impl Default for Profile {
             node_resources_fit: NodeResourcesFitArgs::default(),
             balanced_allocation: BalancedAllocationArgs::default(),
             node_affinity: NodeAffinityArgs::default(),
+            inter_pod_affinity: InterPodAffinityArgs::default(),
         }
     }
 }
@@ -334,6 +382,12 @@ pub enum PolicyError {
         /// What is wrong.
         why: String,
     },
+    /// `hardPodAffinityWeight` outside 0–100.
+    #[error("InterPodAffinity: hardPodAffinityWeight {weight} is outside 0-100")]
+    HardPodAffinityWeight {
+        /// The weight given.
+        weight: i64,
+    },
     /// A malformed scheduler-enforced node affinity.
     #[error("NodeAffinity: invalid addedAffinity: {why}")]
     AddedAffinity {
@@ -366,6 +420,11 @@ impl Policy {
                 return Err(PolicyError::Shape { why: "the RequestedToCapacityRatio strategy needs a shape".into() });
             }
             (ScoringStrategyType::RequestedToCapacityRatio, Some(param)) => check_shape(&param.shape)?,
+            (_, Some(_)) => {
+                return Err(PolicyError::Shape {
+                    why: "requestedToCapacityRatio must be unset unless the type is RequestedToCapacityRatio".into(),
+                });
+            }
             _ => {}
         }
         check_resources(
@@ -374,6 +433,10 @@ impl Policy {
             |w| w == 1,
             "weights must be 1",
         )?;
+        let hard = p.inter_pod_affinity.hard_pod_affinity_weight;
+        if !(0..=100).contains(&hard) {
+            return Err(PolicyError::HardPodAffinityWeight { weight: hard });
+        }
         if let Some(added) = &p.node_affinity.added_affinity {
             if let Some(req) = &added.required {
                 if let Some(t) = req.node_selector_terms.iter().find(|t| !t.is_valid()) {
@@ -434,7 +497,7 @@ mod tests {
         let p = Policy::default();
         p.validate().unwrap();
         let total: i64 = p.profile.scores.iter().map(|s| s.weight).sum();
-        assert_eq!(total, 7, "TaintToleration 3 + NodeAffinity 2 + Fit 1 + Balanced 1");
+        assert_eq!(total, 11, "TaintToleration 3 + NodeAffinity 2 + Fit 1 + Spread 2 + InterPod 2 + Balanced 1");
     }
 
     #[test]

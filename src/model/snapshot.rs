@@ -1,12 +1,13 @@
 //! The cluster snapshot: VM nodes and the pods already placed on them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use super::node::Node;
 use super::pod::Pod;
 use super::resources::Resources;
+use super::selector::Labels;
 
 /// Why a snapshot is inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +52,7 @@ pub enum SnapshotError {
 pub struct Snapshot {
     nodes: Vec<Node>,
     pods: Vec<Pod>,
+    namespaces: BTreeMap<String, Labels>,
     index: HashMap<String, usize>,
 }
 
@@ -61,18 +63,20 @@ struct SnapshotData {
     nodes: Vec<Node>,
     #[serde(default)]
     pods: Vec<Pod>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    namespaces: BTreeMap<String, Labels>,
 }
 
 impl TryFrom<SnapshotData> for Snapshot {
     type Error = SnapshotError;
     fn try_from(d: SnapshotData) -> Result<Snapshot, SnapshotError> {
-        Snapshot::new(d.nodes, d.pods)
+        Ok(Snapshot::new(d.nodes, d.pods)?.with_namespaces(d.namespaces))
     }
 }
 
 impl From<Snapshot> for SnapshotData {
     fn from(s: Snapshot) -> SnapshotData {
-        SnapshotData { nodes: s.nodes, pods: s.pods }
+        SnapshotData { nodes: s.nodes, pods: s.pods, namespaces: s.namespaces }
     }
 }
 
@@ -107,7 +111,19 @@ impl Snapshot {
                 return Err(SnapshotError::DuplicatePod { pod: p.key() });
             }
         }
-        Ok(Snapshot { nodes, pods, index })
+        Ok(Snapshot { nodes, pods, namespaces: BTreeMap::new(), index })
+    }
+
+    /// Sets the labels of namespaces (for `namespaceSelector` in pod affinity terms). A
+    /// namespace not listed has no labels.
+    pub fn with_namespaces(mut self, namespaces: BTreeMap<String, Labels>) -> Snapshot {
+        self.namespaces = namespaces;
+        self
+    }
+
+    /// Namespace labels, by namespace name.
+    pub fn namespaces(&self) -> &BTreeMap<String, Labels> {
+        &self.namespaces
     }
 
     /// The nodes, in the order given.

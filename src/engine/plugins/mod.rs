@@ -1,15 +1,17 @@
 //! The filter and score plugins, one module each, named as in kube-scheduler.
 //!
 //! A filter pushes the ids of its failure reasons (none = pass). A score plugin writes one raw
-//! score per feasible node; [`normalize`] then maps raw scores to 0–100 the way the plugin's
+//! score per feasible node; a normalisation (see [`default_normalize`]) then maps raw scores to 0–100 the way the plugin's
 //! kube-scheduler counterpart does.
 
 pub(crate) mod balanced_allocation;
+pub(crate) mod inter_pod_affinity;
 pub(crate) mod node_affinity;
 pub(crate) mod node_name;
 pub(crate) mod node_ports;
 pub(crate) mod node_resources_fit;
 pub(crate) mod node_unschedulable;
+pub(crate) mod pod_topology_spread;
 pub(crate) mod taint_toleration;
 
 /// kube-scheduler's `MaxNodeScore`.

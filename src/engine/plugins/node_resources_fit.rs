@@ -65,10 +65,21 @@ impl Fit {
         if cluster.pod_count[node] + 1 > cluster.allowed_pods[node] {
             out.push(TOO_MANY_PODS);
         }
+        // `pod.req` is sorted by resource id: cpu, memory, ephemeral-storage come first.
+        let mut scalars = out.len();
         for &(id, amount) in &pod.req {
             if amount > 0 && !self.ignored[id] && amount > cluster.alloc(node, id) - cluster.requested(node, id) {
                 out.push(cluster.insufficient[id]);
+                if id <= EPHEMERAL {
+                    scalars = out.len();
+                }
             }
+        }
+        // Scalar ids follow the order in which the cluster first saw each name, which depends
+        // on node and pod order; kube walks scalars in Go map order (random). Sort the scalar
+        // reasons by name ("Insufficient <name>") so the list is stable, as documented above.
+        if out.len() - scalars > 1 {
+            out[scalars..].sort_unstable_by(|&a, &b| cluster.reasons.text(a).cmp(cluster.reasons.text(b)));
         }
     }
 

@@ -1,0 +1,195 @@
+//! InterPodAffinity: required pod affinity and anti-affinity filter (including the symmetric
+//! rule: a placed pod's required anti-affinity keeps out the pods it selects); preferred terms
+//! (of the incoming pod and, symmetrically, of placed pods) score.
+//!
+//! The counts are computed once per pending pod over every placed and assumed pod (kube's
+//! PreFilter/PreScore), so each node check is a few hash lookups.
+
+use std::collections::HashMap;
+
+use crate::engine::cluster::Cluster;
+use crate::engine::reasons::{AFFINITY_RULES, ANTI_AFFINITY_RULES, EXISTING_ANTI_AFFINITY, ReasonId};
+use crate::engine::terms::{PodTerms, Term};
+use crate::model::{Labels, Pod};
+
+use super::MAX_NODE_SCORE;
+
+/// Topology domain: `(key, value)`.
+type Domain<'a> = (&'a str, &'a str);
+
+/// PreFilter state of one pending pod.
+#[derive(Debug, Default)]
+pub(crate) struct AffinityFilter<'a> {
+    /// Domains holding placed pods that match ALL of the pod's required affinity terms.
+    affinity: HashMap<Domain<'a>, i64>,
+    /// Domains holding placed pods that match one of the pod's required anti-affinity terms.
+    anti_affinity: HashMap<Domain<'a>, i64>,
+    /// Domains blocked by placed pods whose required anti-affinity selects the pod.
+    existing_anti_affinity: HashMap<Domain<'a>, i64>,
+    /// Whether the pod matches all of its own required affinity terms (first-pod exception).
+    matches_own_terms: bool,
+}
+
+/// Whether `pod` matches every term (and there is at least one).
+fn matches_all(terms: &[Term<'_>], pod: &Pod, ns: &Labels) -> bool {
+    !terms.is_empty() && terms.iter().all(|t| t.matches(pod, ns))
+}
+
+fn add<'a>(map: &mut HashMap<Domain<'a>, i64>, labels: &'a Labels, key: &'a str, by: i64) {
+    if let Some((k, v)) = labels.get_key_value(key) {
+        *map.entry((k.as_str(), v.as_str())).or_insert(0) += by;
+    }
+}
+
+impl<'a> AffinityFilter<'a> {
+    /// kube-scheduler's PreFilter: count, per domain, the placed pods relevant to `pod`.
+    pub(crate) fn new(cluster: &Cluster<'a>, pod: &'a Pod, terms: &PodTerms<'a>) -> AffinityFilter<'a> {
+        let mut state = AffinityFilter::default();
+        let incoming_ns = cluster.namespace_labels(&pod.namespace);
+        for &m in &cluster.with_affinity {
+            let member = &cluster.members[m];
+            let labels = &cluster.nodes[member.node].labels;
+            for t in &member.terms.required_anti_affinity {
+                if t.matches(pod, incoming_ns) {
+                    add(&mut state.existing_anti_affinity, labels, t.topology_key, 1);
+                }
+            }
+        }
+        if !terms.required_affinity.is_empty() || !terms.required_anti_affinity.is_empty() {
+            for member in &cluster.members {
+                let labels = &cluster.nodes[member.node].labels;
+                let ns = cluster.namespace_labels(&member.pod.namespace);
+                if matches_all(&terms.required_affinity, member.pod, ns) {
+                    for t in &terms.required_affinity {
+                        add(&mut state.affinity, labels, t.topology_key, 1);
+                    }
+                }
+                for t in &terms.required_anti_affinity {
+                    if t.matches(member.pod, ns) {
+                        add(&mut state.anti_affinity, labels, t.topology_key, 1);
+                    }
+                }
+            }
+            state.matches_own_terms = matches_all(&terms.required_affinity, pod, incoming_ns);
+        }
+        state
+    }
+
+    /// The filter, in kube-scheduler's order: the pod's affinity, its anti-affinity, then placed
+    /// pods' anti-affinity.
+    pub(crate) fn filter(&self, terms: &PodTerms<'a>, labels: &Labels) -> Option<ReasonId> {
+        let mut pods_exist = true;
+        for t in &terms.required_affinity {
+            match labels.get_key_value(t.topology_key) {
+                None => return Some(AFFINITY_RULES),
+                Some((k, v)) => {
+                    if self.affinity.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0) <= 0 {
+                        pods_exist = false;
+                    }
+                }
+            }
+        }
+        // The first pod of a group with affinity to itself may go anywhere that has the keys.
+        if !pods_exist && !(self.affinity.is_empty() && self.matches_own_terms) {
+            return Some(AFFINITY_RULES);
+        }
+        for t in &terms.required_anti_affinity {
+            if let Some((k, v)) = labels.get_key_value(t.topology_key) {
+                if self.anti_affinity.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0) > 0 {
+                    return Some(ANTI_AFFINITY_RULES);
+                }
+            }
+        }
+        if !self.existing_anti_affinity.is_empty()
+            && labels
+                .iter()
+                .any(|(k, v)| self.existing_anti_affinity.get(&(k.as_str(), v.as_str())).is_some_and(|c| *c > 0))
+        {
+            return Some(EXISTING_ANTI_AFFINITY);
+        }
+        None
+    }
+}
+
+/// PreScore state: per topology key and value, the summed weights.
+#[derive(Debug, Default)]
+pub(crate) struct AffinityScore<'a> {
+    topology: HashMap<&'a str, HashMap<&'a str, i64>>,
+}
+
+impl<'a> AffinityScore<'a> {
+    fn process(&mut self, term: &Term<'a>, weight: i64, pod: &Pod, ns: &Labels, node_labels: &'a Labels) {
+        if term.matches(pod, ns) {
+            if let Some((k, v)) = node_labels.get_key_value(term.topology_key) {
+                *self.topology.entry(k.as_str()).or_default().entry(v.as_str()).or_insert(0) += weight;
+            }
+        }
+    }
+
+    /// kube-scheduler's PreScore. `hard_weight` is `hardPodAffinityWeight`; with
+    /// `ignore_existing_preferred`, placed pods' preferred terms do not count.
+    pub(crate) fn new(
+        cluster: &Cluster<'a>,
+        pod: &'a Pod,
+        terms: &PodTerms<'a>,
+        hard_weight: i64,
+        ignore_existing_preferred: bool,
+    ) -> AffinityScore<'a> {
+        let mut state = AffinityScore::default();
+        let has_preferred = !terms.preferred_affinity.is_empty() || !terms.preferred_anti_affinity.is_empty();
+        if ignore_existing_preferred && !has_preferred {
+            return state;
+        }
+        let incoming_ns = cluster.namespace_labels(&pod.namespace);
+        let mut visit = |member: &crate::engine::cluster::Member<'a>| {
+            let labels = &cluster.nodes[member.node].labels;
+            if labels.is_empty() {
+                return;
+            }
+            let ns = cluster.namespace_labels(&member.pod.namespace);
+            for t in &terms.preferred_affinity {
+                state.process(t, t.weight, member.pod, ns, labels);
+            }
+            for t in &terms.preferred_anti_affinity {
+                state.process(t, -t.weight, member.pod, ns, labels);
+            }
+            if hard_weight > 0 {
+                for t in &member.terms.required_affinity {
+                    state.process(t, hard_weight, pod, incoming_ns, labels);
+                }
+            }
+            if !ignore_existing_preferred {
+                for t in &member.terms.preferred_affinity {
+                    state.process(t, t.weight, pod, incoming_ns, labels);
+                }
+                for t in &member.terms.preferred_anti_affinity {
+                    state.process(t, -t.weight, pod, incoming_ns, labels);
+                }
+            }
+        };
+        if has_preferred {
+            cluster.members.iter().for_each(&mut visit);
+        } else {
+            cluster.with_affinity.iter().for_each(|&m| visit(&cluster.members[m]));
+        }
+        state
+    }
+
+    /// Raw score of a node: the sums of the domains it belongs to.
+    pub(crate) fn score(&self, labels: &Labels) -> i64 {
+        self.topology.iter().filter_map(|(key, values)| labels.get(*key).and_then(|v| values.get(v.as_str()))).sum()
+    }
+
+    /// Min-max normalisation over the candidates (all 0 when nothing counted or all equal).
+    pub(crate) fn normalize(&self, scores: &mut [i64]) {
+        if self.topology.is_empty() {
+            scores.iter_mut().for_each(|s| *s = 0);
+            return;
+        }
+        let (min, max) = scores.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &s| (lo.min(s), hi.max(s)));
+        let diff = max.saturating_sub(min);
+        for s in scores.iter_mut() {
+            *s = if diff > 0 { (MAX_NODE_SCORE as f64 * ((*s - min) as f64 / diff as f64)) as i64 } else { 0 };
+        }
+    }
+}

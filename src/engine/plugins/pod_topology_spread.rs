@@ -1,0 +1,269 @@
+//! PodTopologySpread: `DoNotSchedule` constraints filter nodes whose domain would exceed
+//! `maxSkew`; `ScheduleAnyway` constraints score nodes in less crowded domains higher.
+//!
+//! Counts are computed once per pending pod over every node and its placed and assumed pods
+//! (kube's PreFilter/PreScore); each node check is then a hash lookup per constraint.
+
+use std::collections::HashMap;
+
+use crate::engine::cluster::Cluster;
+use crate::engine::plugins::node_affinity::matches_required;
+use crate::engine::reasons::{ReasonId, SPREAD, SPREAD_MISSING_LABEL};
+use crate::model::{
+    InclusionPolicy, LabelSelector, LabelSelectorRequirement, Labels, Node, Pod, SelectorOperator, TaintEffect,
+    TopologySpreadConstraint, WhenUnsatisfiable,
+};
+
+use super::MAX_NODE_SCORE;
+
+const HOSTNAME: &str = "kubernetes.io/hostname";
+
+/// A constraint with its selector merged with `matchLabelKeys` and its defaults applied.
+#[derive(Debug)]
+struct Constraint<'a> {
+    max_skew: i64,
+    key: &'a str,
+    selector: Option<LabelSelector>,
+    min_domains: i64,
+    honor_affinity: bool,
+    honor_taints: bool,
+}
+
+impl<'a> Constraint<'a> {
+    fn new(c: &'a TopologySpreadConstraint, pod: &Pod) -> Constraint<'a> {
+        let selector = c.label_selector.as_ref().map(|sel| {
+            let mut sel = sel.clone();
+            for key in &c.match_label_keys {
+                if let Some(value) = pod.labels.get(key) {
+                    sel.match_expressions.push(LabelSelectorRequirement {
+                        key: key.clone(),
+                        operator: SelectorOperator::In,
+                        values: vec![value.clone()],
+                    });
+                }
+            }
+            sel
+        });
+        Constraint {
+            max_skew: i64::from(c.max_skew),
+            key: &c.topology_key,
+            selector,
+            min_domains: i64::from(c.min_domains.unwrap_or(1)),
+            honor_affinity: c.node_affinity_policy.unwrap_or(InclusionPolicy::Honor) == InclusionPolicy::Honor,
+            honor_taints: c.node_taints_policy.unwrap_or(InclusionPolicy::Ignore) == InclusionPolicy::Honor,
+        }
+    }
+
+    /// Whether `node` counts for this constraint under its inclusion policies.
+    fn includes(&self, pod: &Pod, node: &Node) -> bool {
+        (!self.honor_affinity || matches_required(pod, node))
+            && (!self.honor_taints
+                || node
+                    .taints
+                    .iter()
+                    .filter(|t| matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute))
+                    .all(|t| pod.tolerates(t)))
+    }
+
+    /// Whether a placed pod counts: same namespace and matched by a non-empty selector (an
+    /// empty selector counts no pod, as in kube-scheduler).
+    fn counts(&self, namespace: &str, other: &Pod) -> bool {
+        other.namespace == namespace
+            && self.selector.as_ref().is_some_and(|s| {
+                !(s.match_labels.is_empty() && s.match_expressions.is_empty()) && s.matches(&other.labels)
+            })
+    }
+
+    fn matches_self(&self, pod: &Pod) -> bool {
+        self.selector.as_ref().is_some_and(|s| s.matches(&pod.labels))
+    }
+}
+
+/// Matching pods on `node` for `c`.
+fn count_on_node(cluster: &Cluster<'_>, c: &Constraint<'_>, pod: &Pod, node: usize) -> i64 {
+    cluster.by_node[node].iter().filter(|&&m| c.counts(&pod.namespace, cluster.members[m as usize].pod)).count() as i64
+}
+
+fn has_all_keys(labels: &Labels, constraints: &[Constraint<'_>]) -> bool {
+    constraints.iter().all(|c| labels.contains_key(c.key))
+}
+
+/// PreFilter state of one pending pod (its `DoNotSchedule` constraints).
+#[derive(Debug, Default)]
+pub(crate) struct SpreadFilter<'a> {
+    constraints: Vec<Constraint<'a>>,
+    /// Matching pods per domain `(key, value)`, over eligible nodes.
+    matches: HashMap<(&'a str, &'a str), i64>,
+    /// Per key: the smallest domain count and the number of domains.
+    minimum: HashMap<&'a str, (i64, i64)>,
+    self_match: Vec<bool>,
+}
+
+impl<'a> SpreadFilter<'a> {
+    pub(crate) fn new(cluster: &Cluster<'a>, pod: &'a Pod) -> SpreadFilter<'a> {
+        let constraints: Vec<Constraint<'a>> = pod
+            .topology_spread_constraints
+            .iter()
+            .filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
+            .map(|c| Constraint::new(c, pod))
+            .collect();
+        let mut state = SpreadFilter::default();
+        if constraints.is_empty() {
+            return state;
+        }
+        for (i, node) in cluster.nodes.iter().enumerate() {
+            if !has_all_keys(&node.labels, &constraints) {
+                continue;
+            }
+            for c in &constraints {
+                if !c.includes(pod, node) {
+                    continue;
+                }
+                let Some((k, v)) = node.labels.get_key_value(c.key) else { continue };
+                let n = count_on_node(cluster, c, pod, i);
+                *state.matches.entry((k.as_str(), v.as_str())).or_insert(0) += n;
+            }
+        }
+        for (&(key, _), &n) in &state.matches {
+            let e = state.minimum.entry(key).or_insert((i64::MAX, 0));
+            e.0 = e.0.min(n);
+            e.1 += 1;
+        }
+        state.self_match = constraints.iter().map(|c| c.matches_self(pod)).collect();
+        state.constraints = constraints;
+        state
+    }
+
+    /// Fails a node that lacks a constraint's key, or whose domain would exceed `maxSkew`.
+    pub(crate) fn filter(&self, labels: &Labels) -> Option<ReasonId> {
+        for (c, &self_match) in self.constraints.iter().zip(&self.self_match) {
+            let Some((k, v)) = labels.get_key_value(c.key) else { return Some(SPREAD_MISSING_LABEL) };
+            let (min, domains) = self.minimum.get(c.key).copied().unwrap_or((i64::from(i32::MAX), 0));
+            let min = if domains < c.min_domains { 0 } else { min };
+            let count = self.matches.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0);
+            if count + i64::from(self_match) - min > c.max_skew {
+                return Some(SPREAD);
+            }
+        }
+        None
+    }
+}
+
+/// PreScore state of one pending pod (its `ScheduleAnyway` constraints).
+#[derive(Debug, Default)]
+pub(crate) struct SpreadScore<'a> {
+    constraints: Vec<Constraint<'a>>,
+    /// Per constraint: matching pods per domain value (domains of non-ignored candidates).
+    counts: Vec<HashMap<&'a str, i64>>,
+    weights: Vec<f64>,
+    /// Per candidate (by position): ignored for lacking a key.
+    ignored: Vec<bool>,
+}
+
+impl<'a> SpreadScore<'a> {
+    pub(crate) fn new(cluster: &Cluster<'a>, pod: &'a Pod, candidates: &[usize]) -> SpreadScore<'a> {
+        let constraints: Vec<Constraint<'a>> = pod
+            .topology_spread_constraints
+            .iter()
+            .filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
+            .map(|c| Constraint::new(c, pod))
+            .collect();
+        let state = SpreadScore::default();
+        if constraints.is_empty() {
+            return state;
+        }
+        let mut counts: Vec<HashMap<&'a str, i64>> = vec![HashMap::new(); constraints.len()];
+        let mut ignored = Vec::with_capacity(candidates.len());
+        for &n in candidates {
+            let labels = &cluster.nodes[n].labels;
+            let skip = !has_all_keys(labels, &constraints);
+            ignored.push(skip);
+            if skip {
+                continue;
+            }
+            for (i, c) in constraints.iter().enumerate() {
+                if c.key != HOSTNAME {
+                    if let Some(v) = labels.get(c.key) {
+                        counts[i].entry(v.as_str()).or_insert(0);
+                    }
+                }
+            }
+        }
+        let scored = ignored.iter().filter(|i| !**i).count();
+        let weights = constraints
+            .iter()
+            .zip(&counts)
+            .map(|(c, domains)| {
+                let size = if c.key == HOSTNAME { scored } else { domains.len() };
+                ((size + 2) as f64).ln()
+            })
+            .collect();
+        for (n, node) in cluster.nodes.iter().enumerate() {
+            if !has_all_keys(&node.labels, &constraints) {
+                continue;
+            }
+            for (i, c) in constraints.iter().enumerate() {
+                if c.key == HOSTNAME || !c.includes(pod, node) {
+                    continue;
+                }
+                let Some(v) = node.labels.get(c.key) else { continue };
+                if counts[i].contains_key(v.as_str()) {
+                    let add = count_on_node(cluster, c, pod, n);
+                    if let Some(slot) = counts[i].get_mut(v.as_str()) {
+                        *slot += add;
+                    }
+                }
+            }
+        }
+        SpreadScore { constraints, counts, weights, ignored }
+    }
+
+    /// True when the pod has no `ScheduleAnyway` constraints (the plugin is skipped).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.constraints.is_empty()
+    }
+
+    /// Raw score of the candidate at `position` (node `node`).
+    pub(crate) fn score(&self, cluster: &Cluster<'_>, pod: &Pod, position: usize, node: usize) -> i64 {
+        if self.ignored[position] {
+            return 0;
+        }
+        let labels = &cluster.nodes[node].labels;
+        let mut score = 0f64;
+        for (i, c) in self.constraints.iter().enumerate() {
+            let Some(v) = labels.get(c.key) else { continue };
+            let count = if c.key == HOSTNAME {
+                count_on_node(cluster, c, pod, node)
+            } else {
+                self.counts[i].get(v.as_str()).copied().unwrap_or(0)
+            };
+            score += count as f64 * self.weights[i] + (c.max_skew - 1) as f64;
+        }
+        score.round() as i64
+    }
+
+    /// kube-scheduler's normalisation: `100 × (max + min − s) / max`; ignored nodes get 0.
+    pub(crate) fn normalize(&self, scores: &mut [i64]) {
+        if self.constraints.is_empty() {
+            scores.iter_mut().for_each(|s| *s = 0);
+            return;
+        }
+        let mut min = i64::MAX;
+        let mut max = 0;
+        for (s, ignored) in scores.iter().zip(&self.ignored) {
+            if !ignored {
+                min = min.min(*s);
+                max = max.max(*s);
+            }
+        }
+        for (s, ignored) in scores.iter_mut().zip(&self.ignored) {
+            *s = if *ignored {
+                0
+            } else if max == 0 {
+                MAX_NODE_SCORE
+            } else {
+                MAX_NODE_SCORE * (max + min - *s) / max
+            };
+        }
+    }
+}
