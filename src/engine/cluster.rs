@@ -71,6 +71,10 @@ pub(crate) struct Member<'a> {
     pub(crate) pod: &'a Pod,
     pub(crate) node: usize,
     pub(crate) terms: PodTerms<'a>,
+    /// What [`Cluster::assume`] added, so that [`Cluster::rollback`] can take it back.
+    req: Vec<(ResourceId, i64)>,
+    nz_cpu: i64,
+    nz_mem: i64,
 }
 
 /// Mutable per-node state for one placement run.
@@ -216,7 +220,7 @@ impl<'s> Cluster<'s> {
             self.with_affinity.push(index);
         }
         self.by_node[node].push(index as u32);
-        self.members.push(Member { pod, node, terms });
+        self.members.push(Member { pod, node, terms, req: req.to_vec(), nz_cpu, nz_mem });
         let row = node * self.width;
         for &(id, v) in req {
             self.requested[row + id] = self.requested[row + id].saturating_add(v);
@@ -225,6 +229,32 @@ impl<'s> Cluster<'s> {
         self.nz_mem[node] = self.nz_mem[node].saturating_add(nz_mem);
         self.pod_count[node] += 1;
         self.ports[node].extend_from_slice(&pod.host_ports);
+    }
+
+    /// A mark to [`rollback`](Self::rollback) to: the number of members so far.
+    pub(crate) fn mark(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Takes back every placement assumed after `mark`, newest first.
+    pub(crate) fn rollback(&mut self, mark: usize) {
+        while self.members.len() > mark {
+            let Some(m) = self.members.pop() else { break };
+            let index = self.members.len();
+            let row = m.node * self.width;
+            for &(id, v) in &m.req {
+                self.requested[row + id] -= v;
+            }
+            self.nz_cpu[m.node] -= m.nz_cpu;
+            self.nz_mem[m.node] -= m.nz_mem;
+            self.pod_count[m.node] -= 1;
+            let ports = &mut self.ports[m.node];
+            ports.truncate(ports.len().saturating_sub(m.pod.host_ports.len()));
+            self.by_node[m.node].pop();
+            if self.with_affinity.last() == Some(&index) {
+                self.with_affinity.pop();
+            }
+        }
     }
 
     /// Allocatable of `resource` on `node`.

@@ -13,6 +13,7 @@
 //! - tie-breaking is a deterministic hash instead of reservoir sampling.
 
 mod cluster;
+mod groups;
 mod plan;
 mod plugins;
 mod pod_info;
@@ -117,8 +118,56 @@ impl Engine {
                 .then_with(|| a.name.cmp(&b.name))
         });
         let mut scratch = Scratch::default();
-        let decisions =
-            order.into_iter().map(|pod| place_one(&mut cluster, &resolved, pod, options, &mut scratch)).collect();
+        let units = groups::units(
+            &order,
+            snapshot.groups(),
+            snapshot.namespaces(),
+            profile.inter_pod_affinity.hard_pod_affinity_weight,
+        );
+        let mut decisions = Vec::with_capacity(order.len());
+        for unit in units {
+            if unit.requirements.is_empty() {
+                for &m in &unit.members {
+                    decisions.push(place_one(&mut cluster, &resolved, order[m], options, &mut scratch));
+                }
+                continue;
+            }
+            let mark = cluster.mark();
+            let placed: Vec<(usize, Decision)> = unit
+                .members
+                .iter()
+                .map(|&m| (m, place_one(&mut cluster, &resolved, order[m], options, &mut scratch)))
+                .collect();
+            let unmet: Vec<String> = unit
+                .requirements
+                .iter()
+                .filter_map(|req| {
+                    let fit = placed.iter().filter(|(m, d)| req.members.contains(m) && d.node().is_some()).count();
+                    (fit < req.min).then(|| {
+                        format!(
+                            "{} cannot be placed whole: {fit} of its {} pending pods fit, {} needed",
+                            req.label,
+                            req.members.len(),
+                            req.min
+                        )
+                    })
+                })
+                .collect();
+            if unmet.is_empty() {
+                decisions.extend(placed.into_iter().map(|(_, d)| d));
+                continue;
+            }
+            // All or nothing: take back the members that fit and tell each why.
+            cluster.rollback(mark);
+            let message = format!("{}.", unmet.join("; "));
+            for (_, mut d) in placed {
+                if d.node().is_some() {
+                    d.outcome =
+                        Outcome::Unschedulable(Diagnosis { message: message.clone(), reasons: BTreeMap::new() });
+                }
+                decisions.push(d);
+            }
+        }
         Plan { decisions }
     }
 }

@@ -5,6 +5,7 @@
 //! integers: CPU in millicores, memory and storage in bytes, money in micro-units of a currency.
 
 mod affinity;
+mod group;
 mod money;
 mod node;
 mod pod;
@@ -17,6 +18,7 @@ mod snapshot;
 pub use affinity::{
     InclusionPolicy, PodAffinity, PodAffinityTerm, TopologySpreadConstraint, WeightedPodAffinityTerm, WhenUnsatisfiable,
 };
+pub use group::{POD_GROUP_LABEL, PodGroup};
 pub use money::{Money, MoneyError};
 pub use node::{Node, Taint, TaintEffect};
 pub use pod::{

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::group::PodGroup;
 use super::node::Node;
 use super::pod::Pod;
 use super::resources::Resources;
@@ -53,6 +54,7 @@ pub struct Snapshot {
     nodes: Vec<Node>,
     pods: Vec<Pod>,
     namespaces: BTreeMap<String, Labels>,
+    groups: Vec<PodGroup>,
     index: HashMap<String, usize>,
 }
 
@@ -65,18 +67,20 @@ struct SnapshotData {
     pods: Vec<Pod>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     namespaces: BTreeMap<String, Labels>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<PodGroup>,
 }
 
 impl TryFrom<SnapshotData> for Snapshot {
     type Error = SnapshotError;
     fn try_from(d: SnapshotData) -> Result<Snapshot, SnapshotError> {
-        Ok(Snapshot::new(d.nodes, d.pods)?.with_namespaces(d.namespaces))
+        Ok(Snapshot::new(d.nodes, d.pods)?.with_namespaces(d.namespaces).with_groups(d.groups))
     }
 }
 
 impl From<Snapshot> for SnapshotData {
     fn from(s: Snapshot) -> SnapshotData {
-        SnapshotData { nodes: s.nodes, pods: s.pods, namespaces: s.namespaces }
+        SnapshotData { nodes: s.nodes, pods: s.pods, namespaces: s.namespaces, groups: s.groups }
     }
 }
 
@@ -111,7 +115,7 @@ impl Snapshot {
                 return Err(SnapshotError::DuplicatePod { pod: p.key() });
             }
         }
-        Ok(Snapshot { nodes, pods, namespaces: BTreeMap::new(), index })
+        Ok(Snapshot { nodes, pods, namespaces: BTreeMap::new(), groups: Vec::new(), index })
     }
 
     /// Sets the labels of namespaces (for `namespaceSelector` in pod affinity terms). A
@@ -119,6 +123,17 @@ impl Snapshot {
     pub fn with_namespaces(mut self, namespaces: BTreeMap<String, Labels>) -> Snapshot {
         self.namespaces = namespaces;
         self
+    }
+
+    /// Sets the co-scheduled pod groups (see [`PodGroup`]).
+    pub fn with_groups(mut self, groups: Vec<PodGroup>) -> Snapshot {
+        self.groups = groups;
+        self
+    }
+
+    /// The co-scheduled pod groups.
+    pub fn groups(&self) -> &[PodGroup] {
+        &self.groups
     }
 
     /// Namespace labels, by namespace name.
