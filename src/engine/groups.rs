@@ -155,11 +155,11 @@ fn placement_order(order: &[&Pod], graph: &DiGraph<usize, bool>, ids: &[NodeInde
     for &m in &members {
         for e in graph.edges_directed(ids[m], Direction::Outgoing) {
             let target = graph[petgraph::visit::EdgeRef::target(&e)];
-            if *e.weight() {
-                if let (Some(&a), Some(&b)) = (local.get(&target), local.get(&m)) {
-                    // Needed pod `target` goes before the pod `m` that needs it.
-                    sub.add_edge(a, b, ());
-                }
+            // Needed pod `target` goes before the pod `m` that needs it.
+            if *e.weight()
+                && let (Some(&a), Some(&b)) = (local.get(&target), local.get(&m))
+            {
+                sub.add_edge(a, b, ());
             }
         }
     }

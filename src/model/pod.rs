@@ -173,10 +173,11 @@ impl HostPort {
     }
 
     /// Whether two host ports collide: same port and protocol, and overlapping IPs (the
-    /// wildcard `0.0.0.0` or empty overlaps every address).
+    /// wildcard `0.0.0.0` or empty overlaps every address). Port 0 claims nothing.
     pub fn conflicts_with(&self, other: &HostPort) -> bool {
         let wild = |ip: &str| ip.is_empty() || ip == "0.0.0.0";
-        self.port == other.port
+        self.port != 0
+            && self.port == other.port
             && self.protocol == other.protocol
             && (wild(&self.host_ip) || wild(&other.host_ip) || self.host_ip == other.host_ip)
     }

@@ -438,10 +438,10 @@ impl Policy {
             return Err(PolicyError::HardPodAffinityWeight { weight: hard });
         }
         if let Some(added) = &p.node_affinity.added_affinity {
-            if let Some(req) = &added.required {
-                if let Some(t) = req.node_selector_terms.iter().find(|t| !t.is_valid()) {
-                    return Err(PolicyError::AddedAffinity { why: format!("required term {t:?} is malformed") });
-                }
+            if let Some(req) = &added.required
+                && let Some(t) = req.node_selector_terms.iter().find(|t| !t.is_valid())
+            {
+                return Err(PolicyError::AddedAffinity { why: format!("required term {t:?} is malformed") });
             }
             if let Some(t) = added.preferred.iter().find(|t| !(1..=100).contains(&t.weight)) {
                 return Err(PolicyError::AddedAffinity {

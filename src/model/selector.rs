@@ -158,6 +158,30 @@ pub(crate) fn is_label_value(v: &str) -> bool {
         && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
+/// Whether `key` is a valid Kubernetes label key: an optional DNS-subdomain prefix (at most 253
+/// characters) and `/`, then a name of at most 63 characters that begins and ends with an
+/// alphanumeric character, with `-`, `_` and `.` in between.
+pub(crate) fn is_label_key(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let name_ok = !name.is_empty() && is_label_value(name);
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty()
+            && p.len() <= 253
+            && p.split('.').all(|part| {
+                let b = part.as_bytes();
+                !b.is_empty()
+                    && b.len() <= 63
+                    && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+                    && (b[b.len() - 1].is_ascii_lowercase() || b[b.len() - 1].is_ascii_digit())
+                    && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+            })
+    });
+    name_ok && prefix_ok
+}
+
 /// A node selector term: every expression and field requirement must hold (AND). A term with
 /// no requirements matches no node.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -175,7 +199,7 @@ impl NodeSelectorTerm {
     /// Whether the term is well formed (see [`NodeSelectorRequirement::is_valid`]); field
     /// requirements must use key `metadata.name` with `In` or `NotIn` and exactly one value.
     pub fn is_valid(&self) -> bool {
-        self.match_expressions.iter().all(NodeSelectorRequirement::is_valid)
+        self.match_expressions.iter().all(|r| is_label_key(&r.key) && r.is_valid())
             && self.match_fields.iter().all(|f| {
                 f.key == "metadata.name"
                     && matches!(f.operator, NodeSelectorOperator::In | NodeSelectorOperator::NotIn)
@@ -263,6 +287,8 @@ mod tests {
             req("zone", Gt, &["x"]),
             req("zone", Gt, &["1", "2"]),
             req("zone", NotIn, &["invalid value"]),
+            req("bad key!", DoesNotExist, &[]),
+            req("Example.com/zone", Exists, &[]),
         ] {
             let term = NodeSelectorTerm { match_expressions: vec![r.clone()], match_fields: vec![] };
             assert!(!term.matches("n", &l), "{r:?}");

@@ -14,11 +14,11 @@ pub(crate) fn filter(
     out: &mut Vec<ReasonId>,
 ) {
     let n = &cluster.nodes[node];
-    if let Some(required) = added.and_then(|a| a.required.as_ref()) {
-        if !required.matches(&n.name, &n.labels) {
-            out.push(ENFORCED_AFFINITY);
-            return;
-        }
+    if let Some(required) = added.and_then(|a| a.required.as_ref())
+        && !required.matches(&n.name, &n.labels)
+    {
+        out.push(ENFORCED_AFFINITY);
+        return;
     }
     if !matches_required(pod.pod, n) {
         out.push(NODE_AFFINITY);
