@@ -58,6 +58,7 @@ struct Resolved<'a> {
     fit: Fit,
     balanced: Vec<Option<ResourceId>>,
     added: Option<&'a crate::model::NodeAffinity>,
+    added_required: node_affinity::Required<'a>,
     inter_pod: &'a crate::model::InterPodAffinityArgs,
 }
 
@@ -107,6 +108,7 @@ impl Engine {
             fit: Fit::new(&profile.node_resources_fit, &cluster),
             balanced: profile.balanced_allocation.resources.iter().map(|r| cluster.resources.id(&r.name)).collect(),
             added: profile.node_affinity.added_affinity.as_ref(),
+            added_required: node_affinity::Required::added(profile.node_affinity.added_affinity.as_ref()),
             inter_pod: &profile.inter_pod_affinity,
         };
         let mut order: Vec<&Pod> = pending.iter().collect();
@@ -185,7 +187,7 @@ fn run_filter(
         FilterPlugin::NodeUnschedulable => node_unschedulable::filter(cluster, pod, node, out),
         FilterPlugin::NodeName => node_name::filter(cluster, pod, node, out),
         FilterPlugin::TaintToleration => taint_toleration::filter(cluster, pod, node, out),
-        FilterPlugin::NodeAffinity => node_affinity::filter(cluster, r.added, pod, node, out),
+        FilterPlugin::NodeAffinity => node_affinity::filter(cluster, &r.added_required, pod, node, out),
         FilterPlugin::NodePorts => node_ports::filter(cluster, pod, node, out),
         FilterPlugin::NodeResourcesFit => r.fit.filter(cluster, pod, node, out),
         FilterPlugin::PodTopologySpread => {
@@ -219,7 +221,7 @@ fn run_score<'a>(
             default_normalize(out, true);
         }
         ScorePlugin::NodeAffinity => {
-            out.extend(feasible.iter().map(|&n| node_affinity::score(cluster, r.added, pod, n)));
+            out.extend(feasible.iter().map(|&n| node_affinity::score(cluster, pod, n)));
             default_normalize(out, false);
         }
         ScorePlugin::NodeResourcesFit => out.extend(feasible.iter().map(|&n| r.fit.score(cluster, pod, n))),
@@ -262,14 +264,14 @@ fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
 
 fn place_one<'a>(
     cluster: &mut Cluster<'a>,
-    r: &Resolved<'_>,
+    r: &Resolved<'a>,
     pod: &'a Pod,
     options: PlaceOptions,
     s: &mut Scratch,
 ) -> Decision {
     let terms = PodTerms::new(pod, r.inter_pod.hard_pod_affinity_weight);
     let ctx = PodCtx {
-        info: PodInfo::new(pod, cluster),
+        info: PodInfo::new(pod, cluster, r.added),
         affinity: r
             .filters
             .contains(&FilterPlugin::InterPodAffinity)

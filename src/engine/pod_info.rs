@@ -1,8 +1,9 @@
 //! A pending pod compiled once for the hot loop.
 
-use crate::model::{NodeSelectorOperator, Pod, Taint, TaintEffect, Toleration};
+use crate::model::{NodeAffinity, NodeSelectorOperator, NodeSelectorTerm, Pod, Taint, TaintEffect, Toleration};
 
 use super::cluster::{Cluster, ResourceId, fnv1a};
+use super::plugins::node_affinity::{Required, preferred};
 
 /// The taint kube puts on cordoned nodes; NodeUnschedulable lets pods that tolerate it through.
 const UNSCHEDULABLE_TAINT: &str = "node.kubernetes.io/unschedulable";
@@ -24,6 +25,10 @@ pub(crate) struct PodInfo<'p> {
     pub(crate) prefer_tolerations: Vec<&'p Toleration>,
     /// NodeAffinity's PreFilter node-name subset, from `matchFields` on `metadata.name`.
     pub(crate) name_subset: NameSubset<'p>,
+    /// `nodeSelector` and required node affinity, checked once.
+    pub(crate) required: Required<'p>,
+    /// Preferred node affinity terms (the profile's added ones first) with weights.
+    pub(crate) preferred: Vec<(&'p NodeSelectorTerm, i64)>,
 }
 
 /// The nodes NodeAffinity's PreFilter lets through, by name.
@@ -78,7 +83,7 @@ fn name_subset(pod: &Pod) -> NameSubset<'_> {
 }
 
 impl<'p> PodInfo<'p> {
-    pub(crate) fn new(pod: &'p Pod, cluster: &Cluster<'_>) -> PodInfo<'p> {
+    pub(crate) fn new(pod: &'p Pod, cluster: &Cluster<'_>, added: Option<&'p NodeAffinity>) -> PodInfo<'p> {
         let req = cluster.resources.sparse(&pod.requests());
         let nz = pod.non_zero_requests();
         let id = if pod.uid.is_empty() { pod.key() } else { pod.uid.clone() };
@@ -96,6 +101,8 @@ impl<'p> PodInfo<'p> {
                 .filter(|t| t.effect.is_none_or(|e| e == TaintEffect::PreferNoSchedule))
                 .collect(),
             name_subset: name_subset(pod),
+            required: Required::of_pod(pod),
+            preferred: preferred(added, pod),
         }
     }
 

@@ -216,8 +216,19 @@ impl NodeSelectorTerm {
         if !self.is_valid() {
             return false;
         }
+        self.matches_valid(node_name, labels)
+    }
+
+    /// [`matches`](Self::matches) for a term already known to be non-empty and valid (the
+    /// engine checks terms once per pod, not once per node).
+    pub(crate) fn matches_valid(&self, node_name: &str, labels: &Labels) -> bool {
         self.match_expressions.iter().all(|r| r.matches_value(labels.get(&r.key).map(String::as_str)))
             && self.match_fields.iter().all(|r| r.matches_value(Some(node_name)))
+    }
+
+    /// Whether the term can match anything: it has requirements and all are well formed.
+    pub(crate) fn is_usable(&self) -> bool {
+        !(self.match_expressions.is_empty() && self.match_fields.is_empty()) && self.is_valid()
     }
 }
 
