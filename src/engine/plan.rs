@@ -19,7 +19,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// The result of [`Engine::place`](crate::Engine::place): one decision per pending pod, in
-/// placement order (priority descending, then creation order, then namespace and name).
+/// placement order: priority descending, then creation order, then namespace and name — except
+/// that the members of a co-scheduled group (a pod group, or pending pods tied by required pod
+/// affinity) are placed, and listed, together at the position of the group's first member, the
+/// pods the others depend on first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// The decisions, in placement order.
