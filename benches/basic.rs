@@ -26,8 +26,11 @@ impl Gen {
 }
 
 const ZONES: [&str; 3] = ["eastus-1", "eastus-2", "eastus-3"];
-const SHAPES: [(&str, &str, &str); 3] =
-    [("Standard_D4s_v5", "3860m", "12698Mi"), ("Standard_D8s_v5", "7820m", "28Gi"), ("Standard_E8s_v5", "7820m", "56Gi")];
+const SHAPES: [(&str, &str, &str); 3] = [
+    ("Standard_D4s_v5", "3860m", "12698Mi"),
+    ("Standard_D8s_v5", "7820m", "28Gi"),
+    ("Standard_E8s_v5", "7820m", "56Gi"),
+];
 
 fn res(cpu: &str, mem: &str) -> Resources {
     Resources::parse([("cpu", cpu), ("memory", mem)]).expect("valid quantities")
