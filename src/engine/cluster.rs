@@ -2,7 +2,7 @@
 //! and interned reasons. Built once per [`Engine::place`](crate::Engine::place) call and
 //! updated as placements are assumed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use crate::model::{HostPort, Labels, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect};
 
@@ -87,7 +87,9 @@ pub(crate) struct Cluster<'s> {
     pub(crate) by_node: Vec<Vec<u32>>,
     /// Members with inter-pod terms.
     pub(crate) with_affinity: Vec<usize>,
-    namespaces: &'s BTreeMap<String, Labels>,
+    /// Labels of every namespace the run sees, each with `kubernetes.io/metadata.name` set as
+    /// the API server sets it.
+    namespaces: HashMap<String, Labels>,
     no_labels: Labels,
     pub(crate) resources: ResourceIndex,
     /// Number of dense resources (row width of `alloc` and `requested`).
@@ -161,7 +163,7 @@ impl<'s> Cluster<'s> {
             members: Vec::with_capacity(placed.len()),
             by_node: vec![Vec::new(); n],
             with_affinity: Vec::new(),
-            namespaces: snapshot.namespaces(),
+            namespaces: namespace_labels(snapshot, pending),
             no_labels: Labels::new(),
             width,
             alloc: vec![0; n * width],
@@ -268,6 +270,23 @@ impl<'s> Cluster<'s> {
     pub(crate) fn requested(&self, node: usize, resource: ResourceId) -> i64 {
         self.requested[node * self.width + resource]
     }
+}
+
+/// The label the API server puts on every namespace, holding its name.
+const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+fn namespace_labels(snapshot: &Snapshot, pending: &[Pod]) -> HashMap<String, Labels> {
+    let mut out: HashMap<String, Labels> =
+        snapshot.namespaces().iter().map(|(name, labels)| (name.clone(), labels.clone())).collect();
+    for pod in snapshot.pods().iter().chain(pending) {
+        if !out.contains_key(&pod.namespace) {
+            out.insert(pod.namespace.clone(), Labels::new());
+        }
+    }
+    for (name, labels) in &mut out {
+        labels.insert(NAMESPACE_NAME_LABEL.to_string(), name.clone());
+    }
+    out
 }
 
 /// 64-bit FNV-1a: a stable hash for deterministic tie-breaking.

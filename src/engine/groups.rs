@@ -7,13 +7,15 @@
 //! pods that others depend on go first (a topological order of the affinity edges), then the
 //! most constrained pods.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use petgraph::Direction;
 use petgraph::algo::{kosaraju_scc, toposort};
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::model::{Labels, POD_GROUP_LABEL, Pod, PodGroup};
+use crate::model::{POD_GROUP_LABEL, Pod, PodGroup};
+
+use super::cluster::Cluster;
 
 use super::terms::PodTerms;
 
@@ -48,12 +50,7 @@ fn constraint_weight(pod: &Pod) -> usize {
 }
 
 /// Splits the plan order into placement units, each at the position of its first member.
-pub(crate) fn units(
-    order: &[&Pod],
-    groups: &[PodGroup],
-    namespaces: &BTreeMap<String, Labels>,
-    hard_weight: i64,
-) -> Vec<Unit> {
+pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, hard_weight: i64) -> Vec<Unit> {
     let n = order.len();
     let mut graph: DiGraph<usize, bool> = DiGraph::with_capacity(n, 0);
     let ids: Vec<NodeIndex> = (0..n).map(|i| graph.add_node(i)).collect();
@@ -72,12 +69,11 @@ pub(crate) fn units(
     }
 
     // Required affinity between pending pods: an edge from the pod that needs to the pod needed.
-    let no_labels = Labels::new();
     let with_affinity: Vec<usize> = (0..n).filter(|&i| !order[i].pod_affinity.required.is_empty()).collect();
     for &i in &with_affinity {
         let terms = PodTerms::new(order[i], hard_weight);
         for (j, other) in order.iter().enumerate() {
-            let ns = namespaces.get(&other.namespace).unwrap_or(&no_labels);
+            let ns = cluster.namespace_labels(&other.namespace);
             if j != i && terms.required_affinity.iter().any(|t| t.matches(other, ns)) {
                 graph.add_edge(ids[i], ids[j], true);
             }

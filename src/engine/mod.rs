@@ -120,12 +120,8 @@ impl Engine {
                 .then_with(|| a.name.cmp(&b.name))
         });
         let mut scratch = Scratch::default();
-        let units = groups::units(
-            &order,
-            snapshot.groups(),
-            snapshot.namespaces(),
-            profile.inter_pod_affinity.hard_pod_affinity_weight,
-        );
+        let units =
+            groups::units(&order, snapshot.groups(), &cluster, profile.inter_pod_affinity.hard_pod_affinity_weight);
         let mut decisions = Vec::with_capacity(order.len());
         for unit in units {
             if unit.requirements.is_empty() {

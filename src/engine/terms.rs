@@ -56,7 +56,7 @@ impl<'a> Term<'a> {
         let in_namespace = if self.namespaces.is_empty() && self.namespace_selector.is_none() {
             pod.namespace == self.owner_namespace
         } else {
-            self.namespaces.iter().any(|n| *n == pod.namespace)
+            self.namespaces.contains(&pod.namespace)
                 || self.namespace_selector.is_some_and(|s| s.matches(namespace_labels))
         };
         in_namespace && self.selector.as_ref().is_some_and(|s| s.matches(&pod.labels))

@@ -90,14 +90,14 @@ impl<'a> AffinityFilter<'a> {
             }
         }
         // The first pod of a group with affinity to itself may go anywhere that has the keys.
-        if !pods_exist && !(self.affinity.is_empty() && self.matches_own_terms) {
+        if !(pods_exist || self.affinity.is_empty() && self.matches_own_terms) {
             return Some(AFFINITY_RULES);
         }
         for t in &terms.required_anti_affinity {
-            if let Some((k, v)) = labels.get_key_value(t.topology_key) {
-                if self.anti_affinity.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0) > 0 {
-                    return Some(ANTI_AFFINITY_RULES);
-                }
+            if let Some((k, v)) = labels.get_key_value(t.topology_key)
+                && self.anti_affinity.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0) > 0
+            {
+                return Some(ANTI_AFFINITY_RULES);
             }
         }
         if !self.existing_anti_affinity.is_empty()
@@ -119,15 +119,16 @@ pub(crate) struct AffinityScore<'a> {
 
 impl<'a> AffinityScore<'a> {
     fn process(&mut self, term: &Term<'a>, weight: i64, pod: &Pod, ns: &Labels, node_labels: &'a Labels) {
-        if term.matches(pod, ns) {
-            if let Some((k, v)) = node_labels.get_key_value(term.topology_key) {
-                *self.topology.entry(k.as_str()).or_default().entry(v.as_str()).or_insert(0) += weight;
-            }
+        if term.matches(pod, ns)
+            && let Some((k, v)) = node_labels.get_key_value(term.topology_key)
+        {
+            *self.topology.entry(k.as_str()).or_default().entry(v.as_str()).or_insert(0) += weight;
         }
     }
 
     /// kube-scheduler's PreScore. `hard_weight` is `hardPodAffinityWeight`; with
-    /// `ignore_existing_preferred`, placed pods' preferred terms do not count.
+    /// `ignore_existing_preferred` (`ignorePreferredTermsOfExistingPods`), a pod without
+    /// preferred terms of its own is not scored at all (kube returns Skip).
     pub(crate) fn new(
         cluster: &Cluster<'a>,
         pod: &'a Pod,
@@ -158,13 +159,14 @@ impl<'a> AffinityScore<'a> {
                     state.process(t, hard_weight, pod, incoming_ns, labels);
                 }
             }
-            if !ignore_existing_preferred {
-                for t in &member.terms.preferred_affinity {
-                    state.process(t, t.weight, pod, incoming_ns, labels);
-                }
-                for t in &member.terms.preferred_anti_affinity {
-                    state.process(t, -t.weight, pod, incoming_ns, labels);
-                }
+            // `ignorePreferredTermsOfExistingPods` only skips the whole plugin for a pod without
+            // preferred terms (the early return above); once the pod has preferred terms of its
+            // own, kube's processExistingPod counts placed pods' preferred terms again.
+            for t in &member.terms.preferred_affinity {
+                state.process(t, t.weight, pod, incoming_ns, labels);
+            }
+            for t in &member.terms.preferred_anti_affinity {
+                state.process(t, -t.weight, pod, incoming_ns, labels);
             }
         };
         if has_preferred {

@@ -182,10 +182,10 @@ impl<'a> SpreadScore<'a> {
                 continue;
             }
             for (i, c) in constraints.iter().enumerate() {
-                if c.key != HOSTNAME {
-                    if let Some(v) = labels.get(c.key) {
-                        counts[i].entry(v.as_str()).or_insert(0);
-                    }
+                if c.key != HOSTNAME
+                    && let Some(v) = labels.get(c.key)
+                {
+                    counts[i].entry(v.as_str()).or_insert(0);
                 }
             }
         }
