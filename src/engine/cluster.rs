@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{HostPort, Labels, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect};
+use crate::model::{HostPort, Labels, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect, WorkloadSelector};
 
 use super::reasons::{ReasonId, ReasonTable};
 use super::terms::PodTerms;
@@ -91,6 +91,8 @@ pub(crate) struct Cluster<'s> {
     /// the API server sets it.
     namespaces: HashMap<String, Labels>,
     no_labels: Labels,
+    /// Services' and controllers' selectors (default topology spreading).
+    pub(crate) workloads: &'s [WorkloadSelector],
     pub(crate) resources: ResourceIndex,
     /// Number of dense resources (row width of `alloc` and `requested`).
     pub(crate) width: usize,
@@ -164,6 +166,7 @@ impl<'s> Cluster<'s> {
             by_node: vec![Vec::new(); n],
             with_affinity: Vec::new(),
             namespaces: namespace_labels(snapshot, pending),
+            workloads: snapshot.workload_selectors(),
             no_labels: Labels::new(),
             width,
             alloc: vec![0; n * width],

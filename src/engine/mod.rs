@@ -27,7 +27,7 @@ use crate::model::{FilterPlugin, Pod, Policy, PolicyError, ScorePlugin, Snapshot
 use cluster::{Cluster, ResourceId, tie_key};
 use plugins::inter_pod_affinity::{AffinityFilter, AffinityScore};
 use plugins::node_resources_fit::Fit;
-use plugins::pod_topology_spread::{SpreadFilter, SpreadScore};
+use plugins::pod_topology_spread::{Defaults as SpreadDefaults, SpreadFilter, SpreadScore, deduced_selector};
 use plugins::{
     balanced_allocation, default_normalize, node_affinity, node_name, node_ports, node_unschedulable, taint_toleration,
 };
@@ -49,6 +49,8 @@ pub struct PlaceOptions {
 #[derive(Debug, Clone)]
 pub struct Engine {
     policy: Policy,
+    /// PodTopologySpread's default constraints in force (system or listed).
+    spread_defaults: Vec<crate::model::TopologySpreadConstraint>,
 }
 
 /// Per-run resolution of the policy against a cluster's resource ids.
@@ -60,6 +62,7 @@ struct Resolved<'a> {
     added: Option<&'a crate::model::NodeAffinity>,
     added_required: node_affinity::Required<'a>,
     inter_pod: &'a crate::model::InterPodAffinityArgs,
+    spread_defaults: SpreadDefaults<'a>,
 }
 
 /// What the filters and scores know of the pod being placed (kube's PreFilter state).
@@ -68,6 +71,8 @@ struct PodCtx<'a> {
     terms: PodTerms<'a>,
     affinity: Option<AffinityFilter<'a>>,
     spread: Option<SpreadFilter<'a>>,
+    /// The selector of the pod's default spread constraints (when it has none of its own).
+    spread_selector: Option<crate::model::LabelSelector>,
 }
 
 /// Buffers reused from pod to pod so the hot loop does not allocate per node.
@@ -84,7 +89,8 @@ impl Engine {
     /// Validates `policy` and builds an engine.
     pub fn new(policy: Policy) -> Result<Engine, PolicyError> {
         policy.validate()?;
-        Ok(Engine { policy })
+        let spread_defaults = policy.profile.pod_topology_spread.effective_defaults();
+        Ok(Engine { policy, spread_defaults })
     }
 
     /// The engine's policy.
@@ -110,6 +116,10 @@ impl Engine {
             added: profile.node_affinity.added_affinity.as_ref(),
             added_required: node_affinity::Required::added(profile.node_affinity.added_affinity.as_ref()),
             inter_pod: &profile.inter_pod_affinity,
+            spread_defaults: SpreadDefaults {
+                constraints: &self.spread_defaults,
+                system: profile.pod_topology_spread.defaulting_type == crate::model::DefaultingType::System,
+            },
         };
         let mut order: Vec<&Pod> = pending.iter().collect();
         order.sort_by(|a, b| {
@@ -222,7 +232,7 @@ fn run_score<'a>(
         }
         ScorePlugin::NodeResourcesFit => out.extend(feasible.iter().map(|&n| r.fit.score(cluster, pod, n))),
         ScorePlugin::PodTopologySpread => {
-            let state = SpreadScore::new(cluster, pod.pod, feasible);
+            let state = SpreadScore::new(cluster, pod.pod, feasible, r.spread_defaults, ctx.spread_selector.as_ref());
             out.extend(
                 feasible.iter().enumerate().map(
                     |(i, &n)| {
@@ -266,14 +276,24 @@ fn place_one<'a>(
     s: &mut Scratch,
 ) -> Decision {
     let terms = PodTerms::new(pod, r.inter_pod.hard_pod_affinity_weight);
+    let spread_on = r.filters.contains(&FilterPlugin::PodTopologySpread)
+        || r.scores.iter().any(|(p, _)| *p == ScorePlugin::PodTopologySpread);
+    let spread_selector =
+        (spread_on && pod.topology_spread_constraints.is_empty() && !r.spread_defaults.constraints.is_empty())
+            .then(|| deduced_selector(cluster.workloads, pod))
+            .flatten();
     let ctx = PodCtx {
         info: PodInfo::new(pod, cluster, r.added),
         affinity: r
             .filters
             .contains(&FilterPlugin::InterPodAffinity)
             .then(|| AffinityFilter::new(cluster, pod, &terms)),
-        spread: r.filters.contains(&FilterPlugin::PodTopologySpread).then(|| SpreadFilter::new(cluster, pod)),
+        spread: r
+            .filters
+            .contains(&FilterPlugin::PodTopologySpread)
+            .then(|| SpreadFilter::new(cluster, pod, r.spread_defaults, spread_selector.as_ref())),
         terms,
+        spread_selector,
     };
     let info = &ctx.info;
     let n = cluster.nodes.len();

@@ -26,9 +26,9 @@ pub use pod::{
     Protocol, Toleration, TolerationOperator,
 };
 pub use policy::{
-    BalancedAllocationArgs, FilterPlugin, InterPodAffinityArgs, NodeAffinityArgs, NodeResourcesFitArgs, Policy,
-    PolicyError, Profile, RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin, ScoringStrategy,
-    ScoringStrategyType, UtilizationShapePoint, WeightedScorePlugin,
+    BalancedAllocationArgs, DefaultingType, FilterPlugin, InterPodAffinityArgs, NodeAffinityArgs, NodeResourcesFitArgs,
+    PodTopologySpreadArgs, Policy, PolicyError, Profile, RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin,
+    ScoringStrategy, ScoringStrategyType, UtilizationShapePoint, WeightedScorePlugin,
 };
 pub use quantity::QuantityError;
 pub use resources::{ResourceName, Resources, ResourcesError};
@@ -36,4 +36,4 @@ pub use selector::{
     LabelSelector, LabelSelectorRequirement, Labels, NodeSelector, NodeSelectorOperator, NodeSelectorRequirement,
     NodeSelectorTerm, SelectorOperator,
 };
-pub use snapshot::{Snapshot, SnapshotError};
+pub use snapshot::{Snapshot, SnapshotError, WorkloadSelector};

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use super::affinity::{TopologySpreadConstraint, WhenUnsatisfiable};
 use super::pod::NodeAffinity;
 
 /// A filter plugin spillway implements, under its kube-scheduler name.
@@ -265,6 +266,56 @@ impl Default for InterPodAffinityArgs {
     }
 }
 
+/// Where PodTopologySpread's default constraints come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DefaultingType {
+    /// kube-scheduler's built-in defaults: `kubernetes.io/hostname` (maxSkew 3) and
+    /// `topology.kubernetes.io/zone` (maxSkew 5), both `ScheduleAnyway`.
+    #[default]
+    System,
+    /// The `defaultConstraints` listed in the args.
+    List,
+}
+
+/// Arguments of PodTopologySpread (`PodTopologySpreadArgs`).
+///
+/// Default constraints apply to pods that have no constraints of their own; their selector is
+/// the one kube-scheduler derives from the Services, ReplicaSets and StatefulSets selecting the
+/// pod (see [`Snapshot::with_workload_selectors`](crate::Snapshot::with_workload_selectors)).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodTopologySpreadArgs {
+    /// Constraints for pods without their own (with `defaultingType: List`); they must not
+    /// carry a label selector.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub default_constraints: Vec<TopologySpreadConstraint>,
+    /// System (built-in defaults) or List (`defaultConstraints`).
+    #[serde(default)]
+    pub defaulting_type: DefaultingType,
+}
+
+impl PodTopologySpreadArgs {
+    /// The default constraints in force.
+    pub fn effective_defaults(&self) -> Vec<TopologySpreadConstraint> {
+        match self.defaulting_type {
+            DefaultingType::List => self.default_constraints.clone(),
+            DefaultingType::System => [("kubernetes.io/hostname", 3), ("topology.kubernetes.io/zone", 5)]
+                .into_iter()
+                .map(|(key, max_skew)| TopologySpreadConstraint {
+                    max_skew,
+                    topology_key: key.to_string(),
+                    when_unsatisfiable: WhenUnsatisfiable::ScheduleAnyway,
+                    label_selector: None,
+                    min_domains: None,
+                    node_affinity_policy: None,
+                    node_taints_policy: None,
+                    match_label_keys: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A scheduling profile: the plugins that run and their arguments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -287,6 +338,9 @@ pub struct Profile {
     /// InterPodAffinity arguments.
     #[serde(default)]
     pub inter_pod_affinity: InterPodAffinityArgs,
+    /// PodTopologySpread arguments.
+    #[serde(default)]
+    pub pod_topology_spread: PodTopologySpreadArgs,
 }
 
 fn default_filters() -> Vec<FilterPlugin> {
@@ -307,6 +361,7 @@ impl Default for Profile {
             balanced_allocation: BalancedAllocationArgs::default(),
             node_affinity: NodeAffinityArgs::default(),
             inter_pod_affinity: InterPodAffinityArgs::default(),
+            pod_topology_spread: PodTopologySpreadArgs::default(),
         }
     }
 }
@@ -388,6 +443,12 @@ pub enum PolicyError {
         /// The weight given.
         weight: i64,
     },
+    /// Malformed PodTopologySpread default constraints.
+    #[error("PodTopologySpread: {why}")]
+    SpreadDefaults {
+        /// What is wrong.
+        why: String,
+    },
     /// A malformed scheduler-enforced node affinity.
     #[error("NodeAffinity: invalid addedAffinity: {why}")]
     AddedAffinity {
@@ -433,6 +494,7 @@ impl Policy {
             |w| w == 1,
             "weights must be 1",
         )?;
+        check_spread_defaults(&p.pod_topology_spread)?;
         let hard = p.inter_pod_affinity.hard_pod_affinity_weight;
         if !(0..=100).contains(&hard) {
             return Err(PolicyError::HardPodAffinityWeight { weight: hard });
@@ -465,6 +527,37 @@ fn check_resources(
         }
         if resources[..i].iter().any(|o| o.name == r.name) {
             return Err(PolicyError::DuplicateResource { plugin, resource: r.name.clone() });
+        }
+    }
+    Ok(())
+}
+
+fn check_spread_defaults(args: &PodTopologySpreadArgs) -> Result<(), PolicyError> {
+    let err = |why: String| Err(PolicyError::SpreadDefaults { why });
+    if args.defaulting_type == DefaultingType::System && !args.default_constraints.is_empty() {
+        return err("defaultConstraints must be empty when defaultingType is System".into());
+    }
+    for (i, c) in args.default_constraints.iter().enumerate() {
+        if c.max_skew < 1 {
+            return err(format!("defaultConstraints[{i}].maxSkew must be 1 or more, not {}", c.max_skew));
+        }
+        if c.topology_key.is_empty() {
+            return err(format!("defaultConstraints[{i}].topologyKey must not be empty"));
+        }
+        if c.label_selector.is_some() {
+            return err(format!("defaultConstraints[{i}] must not define a labelSelector: it is deduced for each pod"));
+        }
+        if c.min_domains.is_some_and(|m| m < 1) {
+            return err(format!("defaultConstraints[{i}].minDomains must be 1 or more"));
+        }
+        let duplicate = args.default_constraints[..i]
+            .iter()
+            .any(|o| o.topology_key == c.topology_key && o.when_unsatisfiable == c.when_unsatisfiable);
+        if duplicate {
+            return err(format!(
+                "defaultConstraints[{i}] repeats topologyKey {:?} with the same whenUnsatisfiable",
+                c.topology_key
+            ));
         }
     }
     Ok(())

@@ -8,7 +8,21 @@ use super::group::PodGroup;
 use super::node::Node;
 use super::pod::Pod;
 use super::resources::Resources;
-use super::selector::Labels;
+use super::selector::{LabelSelector, Labels};
+
+/// The label selector of a Service, ReplicaSet, StatefulSet or ReplicationController.
+/// kube-scheduler combines the selectors of the workloads that select a pod into the selector
+/// of that pod's default topology spread constraints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadSelector {
+    /// Kind of the object (`Service`, `ReplicaSet`, `StatefulSet`, ...), for reference.
+    pub kind: String,
+    /// Namespace of the object; it selects pods of that namespace only.
+    pub namespace: String,
+    /// Its selector (a Service's `spec.selector` map goes into `matchLabels`).
+    pub selector: LabelSelector,
+}
 
 /// Why a snapshot is inconsistent.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,6 +69,7 @@ pub struct Snapshot {
     pods: Vec<Pod>,
     namespaces: BTreeMap<String, Labels>,
     groups: Vec<PodGroup>,
+    workloads: Vec<WorkloadSelector>,
     index: HashMap<String, usize>,
 }
 
@@ -69,18 +84,29 @@ struct SnapshotData {
     namespaces: BTreeMap<String, Labels>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     groups: Vec<PodGroup>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    workloads: Vec<WorkloadSelector>,
 }
 
 impl TryFrom<SnapshotData> for Snapshot {
     type Error = SnapshotError;
     fn try_from(d: SnapshotData) -> Result<Snapshot, SnapshotError> {
-        Ok(Snapshot::new(d.nodes, d.pods)?.with_namespaces(d.namespaces).with_groups(d.groups))
+        Ok(Snapshot::new(d.nodes, d.pods)?
+            .with_namespaces(d.namespaces)
+            .with_groups(d.groups)
+            .with_workload_selectors(d.workloads))
     }
 }
 
 impl From<Snapshot> for SnapshotData {
     fn from(s: Snapshot) -> SnapshotData {
-        SnapshotData { nodes: s.nodes, pods: s.pods, namespaces: s.namespaces, groups: s.groups }
+        SnapshotData {
+            nodes: s.nodes,
+            pods: s.pods,
+            namespaces: s.namespaces,
+            groups: s.groups,
+            workloads: s.workloads,
+        }
     }
 }
 
@@ -115,7 +141,7 @@ impl Snapshot {
                 return Err(SnapshotError::DuplicatePod { pod: p.key() });
             }
         }
-        Ok(Snapshot { nodes, pods, namespaces: BTreeMap::new(), groups: Vec::new(), index })
+        Ok(Snapshot { nodes, pods, namespaces: BTreeMap::new(), groups: Vec::new(), workloads: Vec::new(), index })
     }
 
     /// Sets the labels of namespaces (for `namespaceSelector` in pod affinity terms). A
@@ -129,6 +155,18 @@ impl Snapshot {
     pub fn with_groups(mut self, groups: Vec<PodGroup>) -> Snapshot {
         self.groups = groups;
         self
+    }
+
+    /// Sets the selectors of the Services and controllers in the cluster (see
+    /// [`WorkloadSelector`]); they give default topology spreading its per-pod selector.
+    pub fn with_workload_selectors(mut self, workloads: Vec<WorkloadSelector>) -> Snapshot {
+        self.workloads = workloads;
+        self
+    }
+
+    /// The Services' and controllers' selectors.
+    pub fn workload_selectors(&self) -> &[WorkloadSelector] {
+        &self.workloads
     }
 
     /// The co-scheduled pod groups.

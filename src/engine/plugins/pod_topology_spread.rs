@@ -11,7 +11,7 @@ use crate::engine::plugins::node_affinity::matches_required;
 use crate::engine::reasons::{ReasonId, SPREAD, SPREAD_MISSING_LABEL};
 use crate::model::{
     InclusionPolicy, LabelSelector, LabelSelectorRequirement, Labels, Node, Pod, SelectorOperator, TaintEffect,
-    TopologySpreadConstraint, WhenUnsatisfiable,
+    TopologySpreadConstraint, WhenUnsatisfiable, WorkloadSelector,
 };
 
 use super::MAX_NODE_SCORE;
@@ -30,8 +30,9 @@ struct Constraint<'a> {
 }
 
 impl<'a> Constraint<'a> {
-    fn new(c: &'a TopologySpreadConstraint, pod: &Pod) -> Constraint<'a> {
-        let selector = c.label_selector.as_ref().map(|sel| {
+    /// Compiles `c`; a default constraint takes the pod's deduced selector (`deduced`) instead.
+    fn new(c: &'a TopologySpreadConstraint, pod: &Pod, deduced: Option<&LabelSelector>) -> Constraint<'a> {
+        let own = c.label_selector.as_ref().map(|sel| {
             let mut sel = sel.clone();
             for key in &c.match_label_keys {
                 if let Some(value) = pod.labels.get(key) {
@@ -44,6 +45,10 @@ impl<'a> Constraint<'a> {
             }
             sel
         });
+        let selector = match deduced {
+            Some(sel) => Some(sel.clone()),
+            None => own,
+        };
         Constraint {
             max_skew: i64::from(c.max_skew),
             key: &c.topology_key,
@@ -84,6 +89,58 @@ fn count_on_node(cluster: &Cluster<'_>, c: &Constraint<'_>, pod: &Pod, node: usi
     cluster.by_node[node].iter().filter(|&&m| c.counts(&pod.namespace, cluster.members[m as usize].pod)).count() as i64
 }
 
+/// Default constraints: for pods without constraints of their own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Defaults<'a> {
+    /// The default constraints (kube's system defaults or the profile's list).
+    pub(crate) constraints: &'a [TopologySpreadConstraint],
+    /// Whether they are the system defaults (then nodes need not carry every key to be scored).
+    pub(crate) system: bool,
+}
+
+/// The selector kube-scheduler deduces for a pod's default constraints: the selectors of the
+/// Services, ReplicaSets, StatefulSets and ReplicationControllers of its namespace that select
+/// it, combined (ANDed). `None` when no workload selects the pod.
+pub(crate) fn deduced_selector(workloads: &[WorkloadSelector], pod: &Pod) -> Option<LabelSelector> {
+    let mut merged = LabelSelector::default();
+    for w in workloads {
+        let empty = w.selector.match_labels.is_empty() && w.selector.match_expressions.is_empty();
+        if w.namespace == pod.namespace && !empty && w.selector.matches(&pod.labels) {
+            merged.match_labels.extend(w.selector.match_labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+            merged.match_expressions.extend(w.selector.match_expressions.iter().cloned());
+        }
+    }
+    let empty = merged.match_labels.is_empty() && merged.match_expressions.is_empty();
+    (!empty).then_some(merged)
+}
+
+/// The constraints of `pod` for `action`: its own, or else the defaults with the deduced
+/// selector (none when no workload selects the pod). The flag says whether they are its own.
+fn constraints_for<'a>(
+    pod: &'a Pod,
+    defaults: Defaults<'a>,
+    deduced: Option<&LabelSelector>,
+    action: WhenUnsatisfiable,
+) -> (Vec<Constraint<'a>>, bool) {
+    if !pod.topology_spread_constraints.is_empty() {
+        let own = pod
+            .topology_spread_constraints
+            .iter()
+            .filter(|c| c.when_unsatisfiable == action)
+            .map(|c| Constraint::new(c, pod, None))
+            .collect();
+        return (own, true);
+    }
+    let Some(selector) = deduced else { return (Vec::new(), false) };
+    let defaults = defaults
+        .constraints
+        .iter()
+        .filter(|c| c.when_unsatisfiable == action)
+        .map(|c| Constraint::new(c, pod, Some(selector)))
+        .collect();
+    (defaults, false)
+}
+
 fn has_all_keys(labels: &Labels, constraints: &[Constraint<'_>]) -> bool {
     constraints.iter().all(|c| labels.contains_key(c.key))
 }
@@ -100,13 +157,13 @@ pub(crate) struct SpreadFilter<'a> {
 }
 
 impl<'a> SpreadFilter<'a> {
-    pub(crate) fn new(cluster: &Cluster<'a>, pod: &'a Pod) -> SpreadFilter<'a> {
-        let constraints: Vec<Constraint<'a>> = pod
-            .topology_spread_constraints
-            .iter()
-            .filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule)
-            .map(|c| Constraint::new(c, pod))
-            .collect();
+    pub(crate) fn new(
+        cluster: &Cluster<'a>,
+        pod: &'a Pod,
+        defaults: Defaults<'a>,
+        deduced: Option<&LabelSelector>,
+    ) -> SpreadFilter<'a> {
+        let (constraints, _) = constraints_for(pod, defaults, deduced, WhenUnsatisfiable::DoNotSchedule);
         let mut state = SpreadFilter::default();
         if constraints.is_empty() {
             return state;
@@ -161,13 +218,16 @@ pub(crate) struct SpreadScore<'a> {
 }
 
 impl<'a> SpreadScore<'a> {
-    pub(crate) fn new(cluster: &Cluster<'a>, pod: &'a Pod, candidates: &[usize]) -> SpreadScore<'a> {
-        let constraints: Vec<Constraint<'a>> = pod
-            .topology_spread_constraints
-            .iter()
-            .filter(|c| c.when_unsatisfiable == WhenUnsatisfiable::ScheduleAnyway)
-            .map(|c| Constraint::new(c, pod))
-            .collect();
+    pub(crate) fn new(
+        cluster: &Cluster<'a>,
+        pod: &'a Pod,
+        candidates: &[usize],
+        defaults: Defaults<'a>,
+        deduced: Option<&LabelSelector>,
+    ) -> SpreadScore<'a> {
+        let (constraints, own) = constraints_for(pod, defaults, deduced, WhenUnsatisfiable::ScheduleAnyway);
+        // Only the system defaults let nodes without every key be scored (on the keys they have).
+        let require_all = own || !defaults.system;
         let state = SpreadScore::default();
         if constraints.is_empty() {
             return state;
@@ -176,7 +236,7 @@ impl<'a> SpreadScore<'a> {
         let mut ignored = Vec::with_capacity(candidates.len());
         for &n in candidates {
             let labels = &cluster.nodes[n].labels;
-            let skip = !has_all_keys(labels, &constraints);
+            let skip = require_all && !has_all_keys(labels, &constraints);
             ignored.push(skip);
             if skip {
                 continue;
@@ -199,7 +259,7 @@ impl<'a> SpreadScore<'a> {
             })
             .collect();
         for (n, node) in cluster.nodes.iter().enumerate() {
-            if !has_all_keys(&node.labels, &constraints) {
+            if require_all && !has_all_keys(&node.labels, &constraints) {
                 continue;
             }
             for (i, c) in constraints.iter().enumerate() {
