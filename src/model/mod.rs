@@ -5,11 +5,13 @@
 //! integers: CPU in millicores, memory and storage in bytes, money in micro-units of a currency.
 
 mod affinity;
+mod burst;
 mod group;
 mod money;
 mod node;
 mod pod;
 mod policy;
+mod pool;
 pub mod quantity;
 mod resources;
 mod selector;
@@ -17,6 +19,9 @@ mod snapshot;
 
 pub use affinity::{
     InclusionPolicy, PodAffinity, PodAffinityTerm, TopologySpreadConstraint, WeightedPodAffinityTerm, WhenUnsatisfiable,
+};
+pub use burst::{
+    BurstFeatures, BurstQuota, BurstTarget, InstanceLimits, InstanceSize, PriceModel, SizeModel, SizeTier,
 };
 pub use group::{POD_GROUP_LABEL, PodGroup};
 pub use money::{Money, MoneyError};
@@ -30,6 +35,7 @@ pub use policy::{
     PodTopologySpreadArgs, Policy, PolicyError, Profile, RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin,
     ScoringStrategy, ScoringStrategyType, UtilizationShapePoint, WeightedScorePlugin,
 };
+pub use pool::NodePool;
 pub use quantity::QuantityError;
 pub use resources::{ResourceName, Resources, ResourcesError};
 pub use selector::{
