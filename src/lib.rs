@@ -20,8 +20,8 @@
 //! let engine = Engine::new(Policy::default())?;
 //! let plan = engine.place(&snapshot, &[web, huge]);
 //!
-//! assert!(matches!(&plan.decisions[0].outcome, Outcome::Node { node, .. } if node == "vm-1"));
-//! match &plan.decisions[1].outcome {
+//! assert_eq!(plan.decision("default/web-0").and_then(|d| d.node()), Some("vm-1"));
+//! match &plan.decision("default/huge").unwrap().outcome {
 //!     Outcome::Unschedulable(d) => assert_eq!(d.message, "0/1 nodes are available: 1 Insufficient cpu."),
 //!     other => panic!("unexpected {other:?}"),
 //! }

@@ -31,9 +31,10 @@ pub use pod::{
     Protocol, Toleration, TolerationOperator,
 };
 pub use policy::{
-    BalancedAllocationArgs, DefaultingType, FilterPlugin, InterPodAffinityArgs, NodeAffinityArgs, NodeResourcesFitArgs,
-    PodTopologySpreadArgs, Policy, PolicyError, Profile, RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin,
-    ScoringStrategy, ScoringStrategyType, UtilizationShapePoint, WeightedScorePlugin,
+    BalancedAllocationArgs, BurstMode, BurstPolicy, BurstRule, BurstTerms, DefaultingType, FilterPlugin,
+    InterPodAffinityArgs, NodeAffinityArgs, NodeResourcesFitArgs, PodTopologySpreadArgs, Policy, PolicyError, Profile,
+    RequestedToCapacityRatioParam, ResourceWeight, ScorePlugin, ScoringStrategy, ScoringStrategyType,
+    UtilizationShapePoint, WeightedScorePlugin,
 };
 pub use pool::NodePool;
 pub use quantity::QuantityError;

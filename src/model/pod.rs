@@ -265,6 +265,14 @@ pub struct Pod {
     /// Kind of the controlling owner (`ReplicaSet`, `DaemonSet`, `Job`, ...), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_kind: Option<String>,
+    /// How long the pod may wait for a new VM node (annotation `spillway.rs/max-wait-seconds`);
+    /// overrides the burst policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_seconds: Option<i64>,
+    /// How long the pod is expected to run (annotation `spillway.rs/expected-lifetime-seconds`),
+    /// for burst cost comparisons; overrides the burst policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_lifetime_seconds: Option<i64>,
     /// The node the pod is bound to; `None` for a pending pod.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node_name: Option<String>,

@@ -10,7 +10,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::affinity::{TopologySpreadConstraint, WhenUnsatisfiable};
-use super::pod::NodeAffinity;
+use super::money::Money;
+use super::pod::{NodeAffinity, Pod};
+use super::selector::LabelSelector;
 
 /// A filter plugin spillway implements, under its kube-scheduler name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -366,6 +368,118 @@ impl Default for Profile {
     }
 }
 
+/// When a pod may go to a burst target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum BurstMode {
+    /// Never burst; wait for the cluster autoscaler's next node instead.
+    Never,
+    /// VM nodes first; burst only when no VM node fits (the AKS virtual node done right).
+    #[default]
+    Overflow,
+    /// When no VM node fits, compare bursting now with waiting for a node pool's new node:
+    /// wait when that is cheaper and within the pod's tolerated wait, else burst.
+    CostAware,
+    /// Burst first (e.g. batch jobs); VM nodes only when no target can take the pod.
+    Prefer,
+}
+
+/// A burst rule: pods in `namespaces` (any, when empty) whose labels match `selector` (any,
+/// when unset) get `mode`. The first matching rule wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BurstRule {
+    /// Namespaces the rule applies to (empty: all).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Pod label selector (unset: all pods).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+    /// The mode for matching pods.
+    pub mode: BurstMode,
+    /// How long matching pods may wait for a new VM node (overrides the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_wait_seconds: Option<i64>,
+    /// How long matching pods are expected to run (overrides the default), for cost comparisons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_lifetime_seconds: Option<i64>,
+}
+
+/// Burst rules, spend cap and defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BurstPolicy {
+    /// Mode for pods no rule matches (default `Overflow`).
+    #[serde(default)]
+    pub default_mode: BurstMode,
+    /// Rules, first match wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<BurstRule>,
+    /// Hard cap on the summed hourly cost of all burst instances (running and planned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spend_cap_per_hour: Option<Money>,
+    /// How long a pod may wait for a new VM node unless a rule or the pod says otherwise
+    /// (default 300 s).
+    #[serde(default = "default_max_wait")]
+    pub default_max_wait_seconds: i64,
+    /// How long a pod is expected to run unless a rule or the pod says otherwise (default 3600 s).
+    #[serde(default = "default_lifetime")]
+    pub default_expected_lifetime_seconds: i64,
+}
+
+fn default_max_wait() -> i64 {
+    300
+}
+
+fn default_lifetime() -> i64 {
+    3600
+}
+
+impl Default for BurstPolicy {
+    fn default() -> Self {
+        BurstPolicy {
+            default_mode: BurstMode::Overflow,
+            rules: Vec::new(),
+            spend_cap_per_hour: None,
+            default_max_wait_seconds: default_max_wait(),
+            default_expected_lifetime_seconds: default_lifetime(),
+        }
+    }
+}
+
+/// What the burst policy says about one pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BurstTerms {
+    /// The mode.
+    pub mode: BurstMode,
+    /// Longest tolerated wait for a new VM node, in seconds.
+    pub max_wait_seconds: i64,
+    /// Expected run time, in seconds.
+    pub expected_lifetime_seconds: i64,
+}
+
+impl BurstPolicy {
+    /// The mode, tolerated wait and expected lifetime of `pod`: the pod's own values
+    /// ([`Pod::max_wait_seconds`], [`Pod::expected_lifetime_seconds`]) win, then the first
+    /// matching rule's, then the defaults.
+    pub fn terms_for(&self, pod: &Pod) -> BurstTerms {
+        let rule = self.rules.iter().find(|r| {
+            (r.namespaces.is_empty() || r.namespaces.contains(&pod.namespace))
+                && r.selector.as_ref().is_none_or(|s| s.matches(&pod.labels))
+        });
+        BurstTerms {
+            mode: rule.map_or(self.default_mode, |r| r.mode),
+            max_wait_seconds: pod
+                .max_wait_seconds
+                .or(rule.and_then(|r| r.max_wait_seconds))
+                .unwrap_or(self.default_max_wait_seconds),
+            expected_lifetime_seconds: pod
+                .expected_lifetime_seconds
+                .or(rule.and_then(|r| r.expected_lifetime_seconds))
+                .unwrap_or(self.default_expected_lifetime_seconds),
+        }
+    }
+}
+
 /// The whole placement policy. Today it holds the scheduling profile; burst and cost rules
 /// join it as they are built.
 ///
@@ -383,6 +497,9 @@ pub struct Policy {
     /// The scheduling profile.
     #[serde(default)]
     pub profile: Profile,
+    /// When pods may burst, and the spend cap.
+    #[serde(default)]
+    pub burst: BurstPolicy,
 }
 
 /// A policy that cannot be honoured.
@@ -443,6 +560,12 @@ pub enum PolicyError {
         /// The weight given.
         weight: i64,
     },
+    /// A malformed burst policy.
+    #[error("burst policy: {why}")]
+    Burst {
+        /// What is wrong.
+        why: String,
+    },
     /// Malformed PodTopologySpread default constraints.
     #[error("PodTopologySpread: {why}")]
     SpreadDefaults {
@@ -495,6 +618,22 @@ impl Policy {
             "weights must be 1",
         )?;
         check_spread_defaults(&p.pod_topology_spread)?;
+        let b = &self.burst;
+        if b.default_max_wait_seconds < 0 || b.default_expected_lifetime_seconds <= 0 {
+            return Err(PolicyError::Burst {
+                why: "defaultMaxWaitSeconds must be 0 or more and defaultExpectedLifetimeSeconds more than 0".into(),
+            });
+        }
+        if b.spend_cap_per_hour.is_some_and(|c| c.micros() < 0) {
+            return Err(PolicyError::Burst { why: "spendCapPerHour must not be negative".into() });
+        }
+        for (i, r) in b.rules.iter().enumerate() {
+            if r.max_wait_seconds.is_some_and(|w| w < 0) || r.expected_lifetime_seconds.is_some_and(|l| l <= 0) {
+                return Err(PolicyError::Burst {
+                    why: format!("rules[{i}]: waits must be 0 or more and lifetimes more than 0"),
+                });
+            }
+        }
         let hard = p.inter_pod_affinity.hard_pod_affinity_weight;
         if !(0..=100).contains(&hard) {
             return Err(PolicyError::HardPodAffinityWeight { weight: hard });
