@@ -53,3 +53,8 @@ pub use model::{
     Container, HostPort, LabelSelector, Money, Node, NodeAffinity, NodeSelector, NodeSelectorTerm, Pod, Policy,
     PolicyError, Resources, Snapshot, SnapshotError, Taint, TaintEffect, Toleration,
 };
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
