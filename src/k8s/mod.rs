@@ -61,6 +61,7 @@ use k8s_openapi::api::core::v1 as k;
 
 pub use error::{ConversionError, ConversionProblem};
 pub use node::HOURLY_COST_ANNOTATION;
+pub use pod::{IPV6_ONLY_ANNOTATION, LIFETIME_ANNOTATION, MAX_WAIT_ANNOTATION};
 
 pub(crate) use pod::{DEFAULT_NAMESPACE, convert as convert_pod, resources, tolerations};
 pub(crate) use selector::{Ctx, label_selector};

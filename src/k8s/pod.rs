@@ -183,6 +183,70 @@ fn unsupported(ctx: &Ctx<'_>, field: &str, why: &str) -> ConversionError {
     ctx.err(field, ConversionProblem::Unsupported { why: why.to_string() })
 }
 
+/// Annotation: how long the pod may wait for a new VM node, in seconds.
+pub const MAX_WAIT_ANNOTATION: &str = "spillway.rs/max-wait-seconds";
+/// Annotation: how long the pod is expected to run, in seconds.
+pub const LIFETIME_ANNOTATION: &str = "spillway.rs/expected-lifetime-seconds";
+/// Annotation: `"true"` when the pod needs IPv6-only networking.
+pub const IPV6_ONLY_ANNOTATION: &str = "spillway.rs/ipv6-only";
+
+/// The volume source kind of a volume, as Kubernetes names the field (CSI as `csi:<driver>`).
+fn volume_kind(v: &k::Volume) -> String {
+    let kinds: [(&str, bool); 24] = [
+        ("hostPath", v.host_path.is_some()),
+        ("emptyDir", v.empty_dir.is_some()),
+        ("configMap", v.config_map.is_some()),
+        ("secret", v.secret.is_some()),
+        ("projected", v.projected.is_some()),
+        ("downwardAPI", v.downward_api.is_some()),
+        ("persistentVolumeClaim", v.persistent_volume_claim.is_some()),
+        ("ephemeral", v.ephemeral.is_some()),
+        ("azureFile", v.azure_file.is_some()),
+        ("azureDisk", v.azure_disk.is_some()),
+        ("nfs", v.nfs.is_some()),
+        ("iscsi", v.iscsi.is_some()),
+        ("gitRepo", v.git_repo.is_some()),
+        ("awsElasticBlockStore", v.aws_elastic_block_store.is_some()),
+        ("gcePersistentDisk", v.gce_persistent_disk.is_some()),
+        ("cephfs", v.cephfs.is_some()),
+        ("rbd", v.rbd.is_some()),
+        ("fc", v.fc.is_some()),
+        ("flexVolume", v.flex_volume.is_some()),
+        ("glusterfs", v.glusterfs.is_some()),
+        ("image", v.image.is_some()),
+        ("portworxVolume", v.portworx_volume.is_some()),
+        ("vsphereVolume", v.vsphere_volume.is_some()),
+        ("cinder", v.cinder.is_some()),
+    ];
+    if let Some(csi) = &v.csi {
+        return format!("csi:{}", csi.driver);
+    }
+    kinds.iter().find(|(_, present)| *present).map_or_else(|| "unknown".to_string(), |(k, _)| k.to_string())
+}
+
+/// What the pod needs beyond resources (volumes, privileges, probes, hooks, OS).
+fn features(spec: &k::PodSpec, ipv6_only: bool) -> crate::model::PodFeatures {
+    let mut volumes: Vec<String> = spec.volumes.iter().flatten().map(volume_kind).collect();
+    volumes.sort_unstable();
+    volumes.dedup();
+    let all = spec.containers.iter().chain(spec.init_containers.iter().flatten());
+    let (mut privileged, mut startup_probe, mut lifecycle_hooks) = (false, false, false);
+    for c in all {
+        privileged |= c.security_context.as_ref().and_then(|s| s.privileged).unwrap_or(false);
+        startup_probe |= c.startup_probe.is_some();
+        lifecycle_hooks |= c.lifecycle.as_ref().is_some_and(|l| l.post_start.is_some() || l.pre_stop.is_some());
+    }
+    crate::model::PodFeatures {
+        volumes,
+        privileged,
+        host_network: spec.host_network.unwrap_or(false),
+        startup_probe,
+        lifecycle_hooks,
+        ipv6_only,
+        windows: spec.os.as_ref().is_some_and(|os| os.name.eq_ignore_ascii_case("windows")),
+    }
+}
+
 /// Converts a pod. `ctx` names the object in errors.
 pub(crate) fn convert(ctx: &Ctx<'_>, pod: &k::Pod) -> Result<crate::Pod, ConversionError> {
     let meta = &pod.metadata;
@@ -198,8 +262,28 @@ pub(crate) fn convert(ctx: &Ctx<'_>, pod: &k::Pod) -> Result<crate::Pod, Convers
     }
     out.labels = meta.labels.clone().unwrap_or_default();
     out.creation_order = meta.creation_timestamp.as_ref().map_or(0, |t| t.0.as_millisecond());
-    out.owner_kind =
-        meta.owner_references.iter().flatten().find(|o| o.controller == Some(true)).map(|o| o.kind.clone());
+    let controller = meta.owner_references.iter().flatten().find(|o| o.controller == Some(true));
+    out.owner_kind = controller.map(|o| o.kind.clone());
+    out.owner_name = controller.map(|o| o.name.clone());
+    let annotations = meta.annotations.as_ref();
+    let annotation = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
+    for (key, slot) in
+        [(MAX_WAIT_ANNOTATION, &mut out.max_wait_seconds), (LIFETIME_ANNOTATION, &mut out.expected_lifetime_seconds)]
+    {
+        if let Some(text) = annotation(key) {
+            let seconds = text.trim().parse::<i64>().ok().filter(|s| *s >= 0).ok_or_else(|| {
+                ctx.err(
+                    format!("metadata.annotations[{key}]"),
+                    ConversionProblem::UnknownValue {
+                        value: text.to_string(),
+                        allowed: "a whole number of seconds, 0 or more",
+                    },
+                )
+            })?;
+            *slot = Some(seconds);
+        }
+    }
+    out.features.ipv6_only = annotation(IPV6_ONLY_ANNOTATION) == Some("true");
 
     let Some(spec) = pod.spec.as_ref() else {
         return Err(ctx.err("spec", ConversionProblem::Missing { advice: "a pod needs a spec with containers" }));
@@ -229,6 +313,7 @@ pub(crate) fn convert(ctx: &Ctx<'_>, pod: &k::Pod) -> Result<crate::Pod, Convers
             "pod-level resources are not modelled by spillway yet; move the requests into the containers",
         ));
     }
+    out.features = features(spec, out.features.ipv6_only);
     out.priority = spec.priority.unwrap_or(0);
     out.node_name = spec.node_name.clone().filter(|n| !n.is_empty());
     let host_network = spec.host_network.unwrap_or(false);

@@ -27,8 +27,8 @@ pub use group::{POD_GROUP_LABEL, PodGroup};
 pub use money::{Money, MoneyError};
 pub use node::{Node, Taint, TaintEffect};
 pub use pod::{
-    Container, DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, NodeAffinity, Pod, PreferredSchedulingTerm,
-    Protocol, Toleration, TolerationOperator,
+    Container, DEFAULT_MEMORY_REQUEST, DEFAULT_MILLI_CPU_REQUEST, HostPort, NodeAffinity, Pod, PodFeatures,
+    PreferredSchedulingTerm, Protocol, Toleration, TolerationOperator,
 };
 pub use policy::{
     BalancedAllocationArgs, BurstMode, BurstPolicy, BurstRule, BurstTerms, DefaultingType, FilterPlugin,

@@ -212,6 +212,36 @@ pub struct PreferredSchedulingTerm {
     pub preference: NodeSelectorTerm,
 }
 
+/// What a pod needs of the machine it runs on, beyond resources: what burst targets check
+/// before taking a pod (a VM node offers all of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodFeatures {
+    /// Kinds of the pod's volumes, as Kubernetes names the volume source (`emptyDir`,
+    /// `configMap`, `secret`, `projected`, `hostPath`, `persistentVolumeClaim`, `azureFile`,
+    /// `nfs`, ...; CSI volumes as `csi:<driver>`), each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<String>,
+    /// A container runs privileged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub privileged: bool,
+    /// `hostNetwork: true`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_network: bool,
+    /// A container has a startup probe.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub startup_probe: bool,
+    /// A container has `postStart` or `preStop` hooks.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lifecycle_hooks: bool,
+    /// The pod needs IPv6-only networking (annotation `spillway.rs/ipv6-only: "true"`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ipv6_only: bool,
+    /// A Windows pod (`spec.os.name: windows`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub windows: bool,
+}
+
 /// The scheduling view of a pod.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -265,6 +295,12 @@ pub struct Pod {
     /// Kind of the controlling owner (`ReplicaSet`, `DaemonSet`, `Job`, ...), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner_kind: Option<String>,
+    /// Name of the controlling owner, if any (drain-back limits moves per owner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_name: Option<String>,
+    /// Volumes, privileges and other needs burst targets check.
+    #[serde(default)]
+    pub features: PodFeatures,
     /// How long the pod may wait for a new VM node (annotation `spillway.rs/max-wait-seconds`);
     /// overrides the burst policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
