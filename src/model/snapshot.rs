@@ -4,9 +4,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::burst::BurstTarget;
 use super::group::PodGroup;
 use super::node::Node;
 use super::pod::Pod;
+use super::pool::NodePool;
 use super::resources::Resources;
 use super::selector::{LabelSelector, Labels};
 
@@ -49,8 +51,20 @@ pub enum SnapshotError {
         /// `namespace/name`.
         pod: String,
     },
+    /// Two burst targets share a name, or a target has a node's name.
+    #[error("duplicate burst target name {name:?}: targets and nodes need distinct names")]
+    DuplicateTarget {
+        /// The repeated name.
+        name: String,
+    },
+    /// Two node pools share a name.
+    #[error("duplicate node pool name {name:?}")]
+    DuplicatePool {
+        /// The repeated name.
+        name: String,
+    },
     /// A placed pod is bound to a node the snapshot does not hold.
-    #[error("pod {pod} is bound to node {node:?}, which is not in the snapshot")]
+    #[error("pod {pod} is bound to node {node:?}, which is neither a node nor a burst target of the snapshot")]
     UnknownNode {
         /// `namespace/name`.
         pod: String,
@@ -66,11 +80,14 @@ pub enum SnapshotError {
 #[serde(try_from = "SnapshotData", into = "SnapshotData")]
 pub struct Snapshot {
     nodes: Vec<Node>,
+    targets: Vec<BurstTarget>,
+    pools: Vec<NodePool>,
     pods: Vec<Pod>,
     namespaces: BTreeMap<String, Labels>,
     groups: Vec<PodGroup>,
     workloads: Vec<WorkloadSelector>,
     index: HashMap<String, usize>,
+    target_index: HashMap<String, usize>,
 }
 
 /// The serialized form of a [`Snapshot`].
@@ -78,6 +95,10 @@ pub struct Snapshot {
 struct SnapshotData {
     #[serde(default)]
     nodes: Vec<Node>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    burst_targets: Vec<BurstTarget>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    node_pools: Vec<NodePool>,
     #[serde(default)]
     pods: Vec<Pod>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -91,7 +112,8 @@ struct SnapshotData {
 impl TryFrom<SnapshotData> for Snapshot {
     type Error = SnapshotError;
     fn try_from(d: SnapshotData) -> Result<Snapshot, SnapshotError> {
-        Ok(Snapshot::new(d.nodes, d.pods)?
+        Ok(Snapshot::with_burst(d.nodes, d.burst_targets, d.pods)?
+            .with_node_pools(d.node_pools)?
             .with_namespaces(d.namespaces)
             .with_groups(d.groups)
             .with_workload_selectors(d.workloads))
@@ -102,6 +124,8 @@ impl From<Snapshot> for SnapshotData {
     fn from(s: Snapshot) -> SnapshotData {
         SnapshotData {
             nodes: s.nodes,
+            burst_targets: s.targets,
+            node_pools: s.pools,
             pods: s.pods,
             namespaces: s.namespaces,
             groups: s.groups,
@@ -120,6 +144,13 @@ impl Snapshot {
     /// assert!(matches!(err, SnapshotError::UnknownNode { .. }));
     /// ```
     pub fn new(nodes: Vec<Node>, pods: Vec<Pod>) -> Result<Snapshot, SnapshotError> {
+        Snapshot::with_burst(nodes, Vec::new(), pods)
+    }
+
+    /// Like [`new`](Self::new), with burst targets: a placed pod may run on a node or on a
+    /// target (its `node_name` names the target). Target names must differ from each other and
+    /// from node names.
+    pub fn with_burst(nodes: Vec<Node>, targets: Vec<BurstTarget>, pods: Vec<Pod>) -> Result<Snapshot, SnapshotError> {
         let mut index = HashMap::with_capacity(nodes.len());
         for (i, n) in nodes.iter().enumerate() {
             if n.name.is_empty() {
@@ -129,19 +160,61 @@ impl Snapshot {
                 return Err(SnapshotError::DuplicateNode { name: n.name.clone() });
             }
         }
+        let mut target_index = HashMap::with_capacity(targets.len());
+        for (i, t) in targets.iter().enumerate() {
+            if index.contains_key(&t.name) || target_index.insert(t.name.clone(), i).is_some() {
+                return Err(SnapshotError::DuplicateTarget { name: t.name.clone() });
+            }
+        }
         let mut seen = HashSet::with_capacity(pods.len());
         for p in &pods {
             let Some(node) = &p.node_name else {
                 return Err(SnapshotError::PodNotPlaced { pod: p.key() });
             };
-            if !index.contains_key(node) {
+            if !index.contains_key(node) && !target_index.contains_key(node) {
                 return Err(SnapshotError::UnknownNode { pod: p.key(), node: node.clone() });
             }
             if !seen.insert((p.namespace.as_str(), p.name.as_str())) {
                 return Err(SnapshotError::DuplicatePod { pod: p.key() });
             }
         }
-        Ok(Snapshot { nodes, pods, namespaces: BTreeMap::new(), groups: Vec::new(), workloads: Vec::new(), index })
+        Ok(Snapshot {
+            nodes,
+            targets,
+            pools: Vec::new(),
+            pods,
+            namespaces: BTreeMap::new(),
+            groups: Vec::new(),
+            workloads: Vec::new(),
+            index,
+            target_index,
+        })
+    }
+
+    /// Sets the node pools the cluster autoscaler can grow (names must be unique).
+    pub fn with_node_pools(mut self, pools: Vec<NodePool>) -> Result<Snapshot, SnapshotError> {
+        for (i, p) in pools.iter().enumerate() {
+            if pools[..i].iter().any(|o| o.name == p.name) {
+                return Err(SnapshotError::DuplicatePool { name: p.name.clone() });
+            }
+        }
+        self.pools = pools;
+        Ok(self)
+    }
+
+    /// The burst targets.
+    pub fn burst_targets(&self) -> &[BurstTarget] {
+        &self.targets
+    }
+
+    /// The burst target called `name`.
+    pub fn burst_target(&self, name: &str) -> Option<&BurstTarget> {
+        self.target_index.get(name).map(|&i| &self.targets[i])
+    }
+
+    /// The node pools.
+    pub fn node_pools(&self) -> &[NodePool] {
+        &self.pools
     }
 
     /// Sets the labels of namespaces (for `namespaceSelector` in pod affinity terms). A
@@ -199,6 +272,11 @@ impl Snapshot {
         self.index.get(name).copied()
     }
 
+    /// The placed pods running on burst targets, with their target.
+    pub fn burst_pods(&self) -> impl Iterator<Item = (&Pod, &BurstTarget)> + '_ {
+        self.pods.iter().filter_map(|p| Some((p, self.burst_target(p.node_name.as_deref()?)?)))
+    }
+
     /// The pods placed on node `name`.
     pub fn pods_on<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Pod> + 'a {
         self.pods.iter().filter(move |p| p.node_name.as_deref() == Some(name))
@@ -239,7 +317,10 @@ mod tests {
             SnapshotError::DuplicatePod { pod: "x/p".into() }
         );
         let err = Snapshot::new(vec![n("a")], vec![Pod::new("x", "p").on_node("zz")]).unwrap_err();
-        assert_eq!(err.to_string(), "pod x/p is bound to node \"zz\", which is not in the snapshot");
+        assert_eq!(
+            err.to_string(),
+            "pod x/p is bound to node \"zz\", which is neither a node nor a burst target of the snapshot"
+        );
     }
 
     #[test]
@@ -256,6 +337,24 @@ mod tests {
         let u = s.usage("a");
         assert_eq!((u.cpu_millis, u.pods), (1500, 2));
         assert_eq!(s.usage("b"), Resources::default());
+    }
+
+    #[test]
+    fn burst_targets_hold_pods_and_need_distinct_names() {
+        let aci = crate::model::BurstTarget::aci_like("aci", "eastus");
+        let s = Snapshot::with_burst(vec![Node::new("a")], vec![aci.clone()], vec![Pod::new("x", "p").on_node("aci")])
+            .unwrap();
+        assert_eq!(s.burst_pods().count(), 1);
+        assert_eq!(s.usage("a").pods, 0);
+        let clash = crate::model::BurstTarget::aci_like("a", "eastus");
+        assert_eq!(
+            Snapshot::with_burst(vec![Node::new("a")], vec![clash], vec![]).unwrap_err(),
+            SnapshotError::DuplicateTarget { name: "a".into() }
+        );
+        assert!(matches!(
+            Snapshot::with_burst(vec![], vec![aci.clone(), aci], vec![]),
+            Err(SnapshotError::DuplicateTarget { .. })
+        ));
     }
 
     #[test]
