@@ -12,6 +12,7 @@
 //! - a single feasible node is still scored, so its score is reported;
 //! - tie-breaking is a deterministic hash instead of reservoir sampling.
 
+mod burst;
 mod cluster;
 mod groups;
 mod plan;
@@ -35,7 +36,10 @@ use pod_info::{NameSubset, PodInfo};
 use reasons::ReasonId;
 use terms::PodTerms;
 
-pub use plan::{Decision, Diagnosis, Explanation, NodeVerdict, Outcome, Plan};
+pub use plan::{Decision, Diagnosis, Explanation, NodeVerdict, Outcome, Plan, PoolVerdict, Summary, TargetVerdict};
+
+use crate::model::{BurstMode, BurstPolicy, BurstTarget, Money, NodePool};
+use burst::Books;
 
 /// Options of one placement run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -63,6 +67,11 @@ struct Resolved<'a> {
     added_required: node_affinity::Required<'a>,
     inter_pod: &'a crate::model::InterPodAffinityArgs,
     spread_defaults: SpreadDefaults<'a>,
+    burst: &'a BurstPolicy,
+    targets: &'a [BurstTarget],
+    /// Per target, a hash of its name (tie-breaking between equally priced targets).
+    target_hash: Vec<u64>,
+    pools: &'a [NodePool],
 }
 
 /// What the filters and scores know of the pod being placed (kube's PreFilter state).
@@ -120,7 +129,13 @@ impl Engine {
                 constraints: &self.spread_defaults,
                 system: profile.pod_topology_spread.defaulting_type == crate::model::DefaultingType::System,
             },
+            burst: &self.policy.burst,
+            targets: snapshot.burst_targets(),
+            target_hash: snapshot.burst_targets().iter().map(|t| cluster::fnv1a(t.name.as_bytes())).collect(),
+            pools: snapshot.node_pools(),
         };
+        let mut books = Books::new(snapshot);
+        let spend_before = books.spend();
         let mut order: Vec<&Pod> = pending.iter().collect();
         order.sort_by(|a, b| {
             b.priority
@@ -136,21 +151,22 @@ impl Engine {
         for unit in units {
             if unit.requirements.is_empty() {
                 for &m in &unit.members {
-                    decisions.push(place_one(&mut cluster, &resolved, order[m], options, &mut scratch));
+                    decisions.push(place_one(&mut cluster, &mut books, &resolved, order[m], options, &mut scratch));
                 }
                 continue;
             }
             let mark = cluster.mark();
+            let books_before = books.clone();
             let placed: Vec<(usize, Decision)> = unit
                 .members
                 .iter()
-                .map(|&m| (m, place_one(&mut cluster, &resolved, order[m], options, &mut scratch)))
+                .map(|&m| (m, place_one(&mut cluster, &mut books, &resolved, order[m], options, &mut scratch)))
                 .collect();
             let unmet: Vec<String> = unit
                 .requirements
                 .iter()
                 .filter_map(|req| {
-                    let fit = placed.iter().filter(|(m, d)| req.members.contains(m) && d.node().is_some()).count();
+                    let fit = placed.iter().filter(|(m, d)| req.members.contains(m) && d.is_placed()).count();
                     (fit < req.min).then(|| {
                         format!(
                             "{} cannot be placed whole: {fit} of its {} pending pods fit, {} needed",
@@ -167,17 +183,36 @@ impl Engine {
             }
             // All or nothing: take back the members that fit and tell each why.
             cluster.rollback(mark);
+            books = books_before;
             let message = format!("{}.", unmet.join("; "));
             for (_, mut d) in placed {
-                if d.node().is_some() {
+                if !matches!(d.outcome, Outcome::Unschedulable(_)) {
                     d.outcome =
                         Outcome::Unschedulable(Diagnosis { message: message.clone(), reasons: BTreeMap::new() });
                 }
                 decisions.push(d);
             }
         }
-        Plan { decisions }
+        let summary = summarize(&decisions, spend_before, books.spend());
+        Plan { decisions, summary }
     }
+}
+
+fn summarize(decisions: &[Decision], spend_before: Money, spend_after: Money) -> Summary {
+    let mut summary = Summary {
+        burst_cost_per_hour: Money::from_micros(spend_after.micros() - spend_before.micros()),
+        total_burst_cost_per_hour: spend_after,
+        ..Summary::default()
+    };
+    for d in decisions {
+        match d.outcome {
+            Outcome::Node { .. } => summary.nodes += 1,
+            Outcome::Burst { .. } => summary.bursts += 1,
+            Outcome::Wait { .. } => summary.waits += 1,
+            Outcome::Unschedulable(_) => summary.unschedulable += 1,
+        }
+    }
+    summary
 }
 
 fn run_filter(
@@ -270,6 +305,7 @@ fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
 
 fn place_one<'a>(
     cluster: &mut Cluster<'a>,
+    books: &mut Books,
     r: &Resolved<'a>,
     pod: &'a Pod,
     options: PlaceOptions,
@@ -358,57 +394,281 @@ fn place_one<'a>(
         }
     }
 
-    if s.feasible.is_empty() {
-        let diagnosis = cluster.reasons.diagnosis(n, &s.counts);
-        return Decision {
-            pod: pod.key(),
-            outcome: Outcome::Unschedulable(diagnosis),
-            explanation: verdicts.map(|nodes| Explanation { nodes }),
-        };
-    }
-
-    s.totals.clear();
-    s.totals.resize(s.feasible.len(), 0);
-    for &(plugin, weight) in &r.scores {
-        run_score(plugin, cluster, r, &ctx, &s.feasible, &mut s.raw);
-        for (i, score) in s.raw.iter().enumerate() {
-            s.totals[i] += score * weight;
+    // The best VM node, if any: every feasible node scored, ties broken by a stable hash.
+    let mut vm: Option<(usize, i64)> = None;
+    if !s.feasible.is_empty() {
+        s.totals.clear();
+        s.totals.resize(s.feasible.len(), 0);
+        for &(plugin, weight) in &r.scores {
+            run_score(plugin, cluster, r, &ctx, &s.feasible, &mut s.raw);
+            for (i, score) in s.raw.iter().enumerate() {
+                s.totals[i] += score * weight;
+            }
+            if let Some(verdicts) = verdicts.as_mut() {
+                for (i, &node) in s.feasible.iter().enumerate() {
+                    if let Some(v) = verdicts.get_mut(&cluster.nodes[node].name) {
+                        v.scores.insert(plugin.name().to_string(), s.raw[i]);
+                    }
+                }
+            }
+        }
+        let mut best = 0;
+        for i in 1..s.feasible.len() {
+            let (a, b) = (s.feasible[i], s.feasible[best]);
+            let better = s.totals[i] > s.totals[best]
+                || (s.totals[i] == s.totals[best]
+                    && tie_key(info.hash, cluster.name_hash[a]) < tie_key(info.hash, cluster.name_hash[b]));
+            if better {
+                best = i;
+            }
         }
         if let Some(verdicts) = verdicts.as_mut() {
             for (i, &node) in s.feasible.iter().enumerate() {
                 if let Some(v) = verdicts.get_mut(&cluster.nodes[node].name) {
-                    v.scores.insert(plugin.name().to_string(), s.raw[i]);
+                    v.total = Some(s.totals[i]);
                 }
             }
         }
+        vm = Some((s.feasible[best], s.totals[best]));
     }
 
-    let mut best = 0;
-    for i in 1..s.feasible.len() {
-        let (a, b) = (s.feasible[i], s.feasible[best]);
-        let better = s.totals[i] > s.totals[best]
-            || (s.totals[i] == s.totals[best]
-                && tie_key(info.hash, cluster.name_hash[a]) < tie_key(info.hash, cluster.name_hash[b]));
-        if better {
-            best = i;
-        }
-    }
-    if let Some(verdicts) = verdicts.as_mut() {
-        for (i, &node) in s.feasible.iter().enumerate() {
-            if let Some(v) = verdicts.get_mut(&cluster.nodes[node].name) {
-                v.total = Some(s.totals[i]);
+    let choice = decide(cluster, books, r, pod, info.hash, vm, options.explain, &s.counts);
+    match &choice.outcome {
+        Outcome::Node { .. } => {
+            if let Some((node, _)) = vm {
+                let PodCtx { info, terms, .. } = ctx;
+                cluster.assume(node, pod, terms, &info.req, info.nz_cpu, info.nz_mem);
             }
         }
+        Outcome::Burst { instance, cost_per_hour, .. } => {
+            if let Some(i) = choice.target {
+                books.burst(i, *instance, *cost_per_hour);
+            }
+        }
+        Outcome::Wait { pool: Some(_), .. } => {
+            if let Some(i) = choice.pool {
+                books.wait(i, &r.pools[i], &pod.requests());
+            }
+        }
+        _ => {}
     }
-    let node = s.feasible[best];
-    let score = s.totals[best];
-    let PodCtx { info, terms, .. } = ctx;
-    cluster.assume(node, pod, terms, &info.req, info.nz_cpu, info.nz_mem);
     Decision {
         pod: pod.key(),
-        outcome: Outcome::Node { node: cluster.nodes[node].name.clone(), score },
+        outcome: choice.outcome,
         explanation: verdicts.map(|nodes| Explanation { nodes }),
+        targets: choice.targets,
+        pools: choice.pools,
     }
+}
+
+/// The outcome for one pod, and what the books must record.
+struct Choice {
+    outcome: Outcome,
+    target: Option<usize>,
+    pool: Option<usize>,
+    targets: Option<BTreeMap<String, TargetVerdict>>,
+    pools: Option<BTreeMap<String, PoolVerdict>>,
+}
+
+/// Chooses between the best VM node (`vm`), the cheapest burst target and waiting for a node
+/// pool, as the pod's burst mode says. `counts` are the node reasons (kube's diagnosis).
+#[allow(clippy::too_many_arguments)] // one call site; the pieces are the pod's whole context
+fn decide(
+    cluster: &Cluster<'_>,
+    books: &Books,
+    r: &Resolved<'_>,
+    pod: &Pod,
+    pod_hash: u64,
+    vm: Option<(usize, i64)>,
+    explain: bool,
+    counts: &[usize],
+) -> Choice {
+    let terms = r.burst.terms_for(pod);
+    let req = pod.requests();
+    let burst_allowed = terms.mode != BurstMode::Never;
+    // Burst targets are considered when the mode could use them (for Overflow and CostAware
+    // only when no VM node fits), or to explain.
+    let consider_targets =
+        !r.targets.is_empty() && ((burst_allowed && (vm.is_none() || terms.mode == BurstMode::Prefer)) || explain);
+    let checks: Vec<burst::TargetCheck> = if consider_targets {
+        r.targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut check = books.check_target(i, t, pod, &req, r.burst.spend_cap_per_hour);
+                if !burst_allowed {
+                    check.reasons.insert(0, "the pod's burst mode is Never".to_string());
+                    check.rate_limited = false;
+                }
+                check
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let best_target = checks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| burst_allowed && c.reasons.is_empty())
+        .filter_map(|(i, c)| c.size.map(|(size, cost)| (i, size, cost)))
+        .min_by_key(|(i, _, cost)| {
+            (cost.micros(), r.targets[*i].start_latency_seconds, tie_key(pod_hash, r.target_hash[*i]))
+        });
+    let rate_wait = checks.iter().position(|c| c.rate_limited);
+    let consider_pools = !r.pools.is_empty() && (vm.is_none() || explain);
+    let (pool, pool_verdicts) = if consider_pools { books.check_pools(r.pools, pod, &req) } else { (None, Vec::new()) };
+
+    let node_outcome = vm.map(|(node, score)| Outcome::Node { node: cluster.nodes[node].name.clone(), score });
+    let burst_outcome = best_target.map(|(i, size, cost)| {
+        (
+            i,
+            Outcome::Burst {
+                target: r.targets[i].name.clone(),
+                instance: size,
+                cost_per_hour: cost,
+                start_seconds: r.targets[i].start_latency_seconds,
+            },
+        )
+    });
+    let pool_wait = |why: String| {
+        pool.map(|c| {
+            let p = &r.pools[c.pool];
+            (
+                c.pool,
+                Outcome::Wait {
+                    pool: Some(p.name.clone()),
+                    target: None,
+                    expected_seconds: p.provisioning_seconds,
+                    reason: why,
+                },
+            )
+        })
+    };
+    let rate_outcome = rate_wait.map(|i| {
+        let t = &r.targets[i];
+        Outcome::Wait {
+            pool: None,
+            target: Some(t.name.clone()),
+            expected_seconds: t.quota.create_window_seconds.unwrap_or(0),
+            reason: format!(
+                "burst target {} reached its creation rate limit ({} per {} s)",
+                t.name,
+                t.quota.max_creates_per_window.unwrap_or(0),
+                t.quota.create_window_seconds.unwrap_or(0)
+            ),
+        }
+    });
+
+    let mut target = None;
+    let mut pool_index = None;
+    let no_burst_reason = |mode: BurstMode| match mode {
+        BurstMode::Never => "no VM node fits and the pod's burst mode is Never".to_string(),
+        _ if r.targets.is_empty() => "no VM node fits and there is no burst target".to_string(),
+        _ => "no VM node fits and no burst target can take the pod".to_string(),
+    };
+    let outcome = match terms.mode {
+        BurstMode::Prefer if burst_outcome.is_some() => burst_outcome.map(|(i, o)| {
+            target = Some(i);
+            o
+        }),
+        _ if node_outcome.is_some() => node_outcome,
+        BurstMode::CostAware if burst_outcome.is_some() => {
+            let (i, burst) = burst_outcome.clone().expect("checked above");
+            let burst_cost = best_target.map_or(Money::ZERO, |(_, _, c)| c);
+            match pool {
+                Some(c)
+                    if r.pools[c.pool].provisioning_seconds <= terms.max_wait_seconds
+                        && r.pools[c.pool].provisioning_seconds < terms.expected_lifetime_seconds
+                        && c.share_cost < burst_cost =>
+                {
+                    let p = &r.pools[c.pool];
+                    pool_wait(format!(
+                        "waiting {} s for a new {} node costs {}/h for the pod's share against {}/h on {}, \
+                         within the pod's {} s tolerance",
+                        p.provisioning_seconds,
+                        p.name,
+                        c.share_cost,
+                        burst_cost,
+                        r.targets[i].name,
+                        terms.max_wait_seconds
+                    ))
+                    .map(|(pi, o)| {
+                        pool_index = Some(pi);
+                        o
+                    })
+                }
+                _ => {
+                    target = Some(i);
+                    Some(burst)
+                }
+            }
+        }
+        BurstMode::Never => pool_wait(no_burst_reason(BurstMode::Never)).map(|(pi, o)| {
+            pool_index = Some(pi);
+            o
+        }),
+        _ => match burst_outcome {
+            Some((i, o)) => {
+                target = Some(i);
+                Some(o)
+            }
+            None => rate_outcome.or_else(|| {
+                pool_wait(no_burst_reason(terms.mode)).map(|(pi, o)| {
+                    pool_index = Some(pi);
+                    o
+                })
+            }),
+        },
+    };
+    let outcome = outcome.unwrap_or_else(|| {
+        // Nothing can take the pod: kube's node diagnosis, then the targets' and pools' reasons.
+        let mut diagnosis = cluster.reasons.diagnosis(cluster.nodes.len(), counts);
+        let mut extend = |what: &str, verdicts: &mut dyn Iterator<Item = &Vec<String>>, total: usize| {
+            let mut tally: BTreeMap<String, usize> = BTreeMap::new();
+            for reasons in verdicts {
+                for reason in reasons {
+                    *tally.entry(reason.clone()).or_insert(0) += 1;
+                }
+            }
+            if total > 0 {
+                diagnosis.message.push(' ');
+                diagnosis.message.push_str(&burst::sentence(what, total, &tally));
+                for (reason, n) in tally {
+                    *diagnosis.reasons.entry(reason).or_insert(0) += n;
+                }
+            }
+        };
+        if burst_allowed && !checks.is_empty() {
+            extend("burst targets", &mut checks.iter().map(|c| &c.reasons), checks.len());
+        }
+        if !pool_verdicts.is_empty() {
+            extend("node pools", &mut pool_verdicts.iter().map(|(_, v)| v), pool_verdicts.len());
+        }
+        Outcome::Unschedulable(diagnosis)
+    });
+
+    let targets = (explain && !checks.is_empty()).then(|| {
+        r.targets
+            .iter()
+            .zip(&checks)
+            .map(|(t, c)| {
+                let verdict = TargetVerdict {
+                    feasible: c.reasons.is_empty(),
+                    reasons: c.reasons.clone(),
+                    instance: c.size.map(|(size, _)| size),
+                    cost_per_hour: c.size.map(|(_, cost)| cost),
+                };
+                (t.name.clone(), verdict)
+            })
+            .collect()
+    });
+    let pools = (explain && !pool_verdicts.is_empty()).then(|| {
+        pool_verdicts
+            .into_iter()
+            .map(|(name, reasons)| (name, PoolVerdict { feasible: reasons.is_empty(), reasons }))
+            .collect()
+    });
+    Choice { outcome, target, pool: pool_index, targets, pools }
 }
 
 #[cfg(test)]

@@ -12,11 +12,15 @@
 //!
 //! With explanations on, each decision also holds `"nodes"`: for every node, whether it was
 //! feasible, every filter plugin's reasons (an empty list means the plugin passed), and for
-//! feasible nodes every score plugin's normalised score and the weighted total.
+//! feasible nodes every score plugin's normalised score and the weighted total; and, when the
+//! snapshot has them, `"targets"` (each burst target's reasons, or its instance size and cost)
+//! and `"pools"` (whether a new node of each pool could take the pod).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+
+use crate::model::{InstanceSize, Money};
 
 /// The result of [`Engine::place`](crate::Engine::place): one decision per pending pod, in
 /// placement order: priority descending, then creation order, then namespace and name — except
@@ -27,6 +31,26 @@ use serde::{Deserialize, Serialize};
 pub struct Plan {
     /// The decisions, in placement order.
     pub decisions: Vec<Decision>,
+    /// Counts per outcome and the burst spend.
+    #[serde(default)]
+    pub summary: Summary,
+}
+
+/// What a plan adds up to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Pods placed on VM nodes.
+    pub nodes: usize,
+    /// Pods sent to burst targets.
+    pub bursts: usize,
+    /// Pods waiting for a new VM node (or for a burst target's creation window).
+    pub waits: usize,
+    /// Pods that fit nowhere.
+    pub unschedulable: usize,
+    /// Hourly cost of the burst instances this plan creates.
+    pub burst_cost_per_hour: Money,
+    /// Hourly cost of all burst instances after this plan (running ones included).
+    pub total_burst_cost_per_hour: Money,
 }
 
 impl Plan {
@@ -47,9 +71,46 @@ pub struct Decision {
     /// Per-node verdicts, when explanations were asked for.
     #[serde(rename = "nodes", default, skip_serializing_if = "Option::is_none")]
     pub explanation: Option<Explanation>,
+    /// Per-burst-target verdicts, when explanations were asked for and targets exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<BTreeMap<String, TargetVerdict>>,
+    /// Per-node-pool verdicts, when explanations were asked for and pools exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pools: Option<BTreeMap<String, PoolVerdict>>,
+}
+
+/// One burst target's verdict for one pod.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetVerdict {
+    /// Whether the target could take the pod.
+    pub feasible: bool,
+    /// Why not (empty when feasible).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// The instance size the pod would run at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<InstanceSize>,
+    /// What that instance costs per hour.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_hour: Option<Money>,
+}
+
+/// One node pool's verdict for one pod.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolVerdict {
+    /// Whether a new node of the pool could take the pod.
+    pub feasible: bool,
+    /// Why not (empty when feasible).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 impl Decision {
+    /// Whether the pod got a place to run: a VM node or a burst target.
+    pub fn is_placed(&self) -> bool {
+        matches!(self.outcome, Outcome::Node { .. } | Outcome::Burst { .. })
+    }
+
     /// The chosen node, if the pod was placed on one.
     pub fn node(&self) -> Option<&str> {
         match &self.outcome {
@@ -71,7 +132,31 @@ pub enum Outcome {
         /// The node's weighted total score.
         score: i64,
     },
-    /// No node can take the pod.
+    /// Sent to a burst target.
+    Burst {
+        /// The target's name.
+        target: String,
+        /// The size it runs (and is billed) at.
+        instance: InstanceSize,
+        /// What the instance costs per hour.
+        cost_per_hour: Money,
+        /// Expected seconds until it runs (the target's start latency).
+        start_seconds: i64,
+    },
+    /// Waits: for a new VM node from a pool, or for a burst target's creation window.
+    Wait {
+        /// The node pool whose next node the pod waits for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pool: Option<String>,
+        /// The burst target whose creation rate limit the pod waits out.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        /// Expected wait in seconds.
+        expected_seconds: i64,
+        /// Why waiting was chosen.
+        reason: String,
+    },
+    /// Nothing can take the pod.
     Unschedulable(Diagnosis),
 }
 

@@ -87,9 +87,11 @@ impl fmt::Display for Money {
     }
 }
 
+/// Serialized as a JSON/YAML number (`0.192`); every amount of up to about 9 billion currency
+/// units round-trips exactly, since six decimals fit an `f64`'s precision there.
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
+        serializer.serialize_f64(self.0 as f64 / 1_000_000.0)
     }
 }
 
@@ -139,6 +141,9 @@ mod tests {
         let m: Money = serde_json::from_str("0.192").unwrap();
         assert_eq!(m.micros(), 192_000);
         let m: Money = serde_json::from_str("\"3\"").unwrap();
-        assert_eq!(serde_json::to_string(&m).unwrap(), "\"3\"");
+        assert_eq!(serde_json::to_string(&m).unwrap(), "3.0");
+        let m: Money = serde_json::from_str("0.01502").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "0.01502");
+        assert_eq!(serde_json::from_str::<Money>(&serde_json::to_string(&m).unwrap()).unwrap(), m);
     }
 }
