@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use spillway::scenario::Scenario;
 use spillway::{Engine, PlaceOptions};
 
-const DEFAULT_SCENARIO: &str = include_str!("scenarios/default.yaml");
+const DEFAULT_SCENARIO: &str = include_str!("scenarios/black-friday.yaml");
 
 const USAGE: &str = "usage: plan [FILE...] [--explain]\n\n\
 Places the pending pods of the scenario FILEs (multi-document YAML/JSON) and prints the plan as JSON.\n\

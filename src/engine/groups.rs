@@ -80,7 +80,7 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
         }
     }
     if graph.edge_count() == 0 {
-        return (0..n).map(|i| Unit { members: vec![i], requirements: Vec::new() }).collect();
+        return (0..n).map(|i| single(order, i, &by_group, groups)).collect();
     }
 
     // Connected components (on the edges in both directions).
@@ -96,7 +96,7 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
             let mut members: Vec<usize> = component.iter().map(|ix| graph[*ix]).collect();
             members.sort_unstable();
             if members.len() == 1 {
-                return Unit { members, requirements: Vec::new() };
+                return single(order, members[0], &by_group, groups);
             }
             let requirements = requirements(order, &members, &by_group, groups);
             Unit { members: placement_order(order, &graph, &ids, members), requirements }
@@ -104,6 +104,20 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
         .collect();
     units.sort_by_key(|u| u.members.iter().copied().min().unwrap_or(usize::MAX));
     units
+}
+
+/// The unit of a pod tied to no other pending pod. A lone pod-group member still needs its
+/// group's `minMember`: with `minMember` above 1 it must not be placed alone (the coscheduling
+/// plugin's PreFilter rejects a group with fewer pods than `minMember`; scheduler-plugins,
+/// pkg/coscheduling/core/core.go). A requirement of at most 1 holds exactly when the pod is
+/// placed, so it is left out.
+fn single(order: &[&Pod], i: usize, by_group: &HashMap<(&str, &str), Vec<usize>>, groups: &[PodGroup]) -> Unit {
+    let requirements = if order[i].labels.contains_key(POD_GROUP_LABEL) {
+        requirements(order, &[i], by_group, groups).into_iter().filter(|r| r.min > 1).collect()
+    } else {
+        Vec::new()
+    };
+    Unit { members: vec![i], requirements }
 }
 
 /// The requirements of a multi-pod unit: each pod group its minMember; every affinity-tied

@@ -564,7 +564,12 @@ fn decide(
     let no_burst_reason = |mode: BurstMode| match mode {
         BurstMode::Never => "no VM node fits and the pod's burst mode is Never".to_string(),
         _ if r.targets.is_empty() => "no VM node fits and there is no burst target".to_string(),
-        _ => "no VM node fits and no burst target can take the pod".to_string(),
+        _ => {
+            let mut why: Vec<&str> = checks.iter().flat_map(|c| c.reasons.iter().map(String::as_str)).collect();
+            why.sort_unstable();
+            why.dedup();
+            format!("no VM node fits and no burst target can take the pod ({})", why.join("; "))
+        }
     };
     let outcome = match terms.mode {
         BurstMode::Prefer if burst_outcome.is_some() => burst_outcome.map(|(i, o)| {

@@ -8,19 +8,77 @@ use serde::{Deserialize, Serialize};
 
 use super::money::Money;
 use super::node::Taint;
+use super::quantity::{QuantityError, format_millis, format_units, parse_millis, parse_units};
 use super::resources::Resources;
 use super::selector::Labels;
 
 const GB: i64 = 1_000_000_000;
 
 /// CPU and memory of one burst instance (a container group, a Fargate task, ...).
+///
+/// Written as Kubernetes quantities: `{cpu: 500m, memory: 1.1G}` (numbers are accepted too:
+/// cores and bytes).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(try_from = "SizeText", into = "SizeText")]
 pub struct InstanceSize {
     /// CPU in millicores.
     pub cpu_millis: i64,
     /// Memory in bytes.
     pub memory_bytes: i64,
+}
+
+/// The written form of an [`InstanceSize`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SizeText {
+    cpu: QuantityValue,
+    memory: QuantityValue,
+}
+
+/// A quantity as a string (`"500m"`, `"1.1G"`) or a number.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum QuantityValue {
+    Text(String),
+    Int(i64),
+    Float(f64),
+}
+
+impl QuantityValue {
+    fn text(&self) -> String {
+        match self {
+            QuantityValue::Text(t) => t.clone(),
+            QuantityValue::Int(i) => i.to_string(),
+            QuantityValue::Float(f) => f.to_string(),
+        }
+    }
+}
+
+impl TryFrom<SizeText> for InstanceSize {
+    type Error = QuantityError;
+    fn try_from(t: SizeText) -> Result<InstanceSize, QuantityError> {
+        Ok(InstanceSize { cpu_millis: parse_millis(&t.cpu.text())?, memory_bytes: parse_units(&t.memory.text())? })
+    }
+}
+
+impl From<InstanceSize> for SizeText {
+    fn from(s: InstanceSize) -> SizeText {
+        SizeText {
+            cpu: QuantityValue::Text(format_millis(s.cpu_millis)),
+            memory: QuantityValue::Text(format_bytes(s.memory_bytes)),
+        }
+    }
+}
+
+/// Bytes with the largest exact decimal suffix (`1.1G` is written `1100M`), else binary, else
+/// plain; what ACI bills in decimal GB reads naturally.
+fn format_bytes(bytes: i64) -> String {
+    for (suffix, unit) in [("G", GB), ("M", 1_000_000), ("k", 1_000)] {
+        if bytes != 0 && bytes % unit == 0 {
+            return format!("{}{suffix}", bytes / unit);
+        }
+    }
+    format_units(bytes)
 }
 
 impl InstanceSize {
@@ -133,7 +191,7 @@ impl SizeModel {
 /// What a burst target can run. Everything defaults to "not supported", so a target states
 /// what it offers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BurstFeatures {
     /// Volume kinds the target can mount (`emptyDir`, `configMap`, `secret`, `projected`,
     /// `azureFile`, `csi:file.csi.azure.com`, `persistentVolumeClaim`, `hostPath`, ...).
@@ -164,7 +222,7 @@ pub struct BurstFeatures {
 
 /// Per-instance limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InstanceLimits {
     /// Largest CPU of one instance in millicores (ACI's safe limit: 4000).
     pub max_cpu_millis: i64,
@@ -177,7 +235,7 @@ pub struct InstanceLimits {
 
 /// Quotas of a target, across all its instances.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BurstQuota {
     /// Total CPU in millicores (ACI's default: 100 cores = 100,000).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -195,7 +253,7 @@ pub struct BurstQuota {
 
 /// How a target bills an instance, per hour of running.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PriceModel {
     /// Price per vCPU-hour (ACI East US: 0.0405).
     pub per_vcpu_hour: Money,
@@ -241,7 +299,7 @@ impl PriceModel {
 /// (`type=virtual-kubelet`), but unlike a virtual node of "unlimited" capacity, a target states
 /// its real per-instance limits, quotas and prices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BurstTarget {
     /// Unique name (also its `metadata.name` for `matchFields`).
     pub name: String,
@@ -333,9 +391,67 @@ impl BurstTarget {
     }
 }
 
+impl BurstTarget {
+    /// An AWS-Fargate-like target (2026 us-east-1 list prices): Fargate's size tiers with the
+    /// 256 MiB overhead, at most 16 vCPU / 120 GiB, no GPUs, no privileged or host-network pods,
+    /// no DaemonSets, EFS and the usual projected volumes, the taint
+    /// `eks.amazonaws.com/compute-type=fargate:NoSchedule`.
+    pub fn fargate_like(name: impl Into<String>, region: &str) -> BurstTarget {
+        let name = name.into();
+        let labels: Labels = [
+            ("eks.amazonaws.com/compute-type", "fargate"),
+            ("kubernetes.io/os", "linux"),
+            ("topology.kubernetes.io/region", region),
+            ("kubernetes.io/hostname", name.as_str()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        BurstTarget {
+            backend: "fargate".into(),
+            labels,
+            taints: vec![Taint::new("eks.amazonaws.com/compute-type", "fargate", super::node::TaintEffect::NoSchedule)],
+            limits: InstanceLimits { max_cpu_millis: 16_000, max_memory_bytes: 120 << 30, gpus: BTreeMap::new() },
+            sizing: SizeModel::fargate(),
+            default_size: InstanceSize::new(250, 1 << 29),
+            quota: BurstQuota::default(),
+            features: BurstFeatures {
+                volumes: ["emptyDir", "configMap", "secret", "projected", "downwardAPI", "csi:efs.csi.aws.com"]
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
+                ..BurstFeatures::default()
+            },
+            start_latency_seconds: 60,
+            pricing: PriceModel {
+                per_vcpu_hour: Money::from_micros(40_480),
+                per_gb_hour: Money::from_micros(4_445),
+                ..PriceModel::default()
+            },
+            spot: false,
+            name,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_and_write_as_quantities() {
+        let size = InstanceSize::new(500, 1_100_000_000);
+        let json = serde_json::to_string(&size).unwrap();
+        assert_eq!(json, r#"{"cpu":"500m","memory":"1100M"}"#);
+        assert_eq!(serde_json::from_str::<InstanceSize>(&json).unwrap(), size);
+        let numeric: InstanceSize = serde_json::from_str(r#"{"cpu": 1, "memory": "1.5G"}"#).unwrap();
+        assert_eq!(numeric, InstanceSize::new(1000, 1_500_000_000));
+        assert!(serde_json::from_str::<InstanceSize>(r#"{"cpu": "lots", "memory": 1}"#).is_err());
+        assert_eq!(
+            serde_json::to_string(&InstanceSize::new(250, 1 << 29)).unwrap(),
+            r#"{"cpu":"250m","memory":"512Mi"}"#
+        );
+    }
 
     #[test]
     fn aci_rounding_is_up_with_minimums() {

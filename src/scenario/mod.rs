@@ -118,8 +118,8 @@ pub use error::{DocumentError, DocumentOrigin, ScenarioError, YamlError};
 
 use crate::k8s::{self, ConversionError, ConversionProblem, Ctx};
 use crate::model::{
-    LabelSelector, Labels, Node, Pod, PodGroup, Policy, Resources, Snapshot, SnapshotError, Toleration,
-    WorkloadSelector,
+    BurstTarget, LabelSelector, Labels, Node, NodePool, Pod, PodGroup, Policy, Resources, Snapshot, SnapshotError,
+    Toleration, WorkloadSelector,
 };
 use workloads::{Ineligible, Workload, WorkloadKind};
 
@@ -230,6 +230,8 @@ enum Item {
     PriorityClass { name: String, value: i32, global_default: bool },
     RuntimeClass(RuntimeClass),
     PodGroup(PodGroup),
+    BurstTarget(Box<BurstTarget>),
+    NodePool(Box<NodePool>, bool),
     Selector(WorkloadSelector),
 }
 
@@ -373,6 +375,95 @@ struct PolicyDoc {
     metadata: Option<IgnoredAny>,
     #[serde(default)]
     spec: Policy,
+}
+
+/// A spillway document whose `spec` becomes a model object named by `metadata.name`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SpecDoc {
+    #[allow(dead_code)] // Checked by the dispatch; present in every document.
+    api_version: IgnoredAny,
+    #[allow(dead_code)] // Checked by the dispatch; present in every document.
+    kind: IgnoredAny,
+    #[serde(default)]
+    metadata: serde_json::Value,
+    #[serde(default)]
+    spec: serde_json::Value,
+}
+
+impl SpecDoc {
+    fn name(&self) -> Result<String, DocumentError> {
+        match self.metadata.get("name").and_then(|n| n.as_str()).filter(|n| !n.is_empty()) {
+            Some(name) => Ok(name.to_string()),
+            None => Err(DocumentError::MissingType { missing: "metadata.name" }),
+        }
+    }
+}
+
+/// Deserializes `spec` (with `name` added) into `T`.
+fn from_spec<T: DeserializeOwned>(name: &str, spec: serde_json::Value) -> Result<T, DocumentError> {
+    let mut spec = match spec {
+        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+        other => other,
+    };
+    if let Some(map) = spec.as_object_mut() {
+        map.insert("name".into(), serde_json::Value::String(name.to_string()));
+    }
+    serde_json::from_value(spec).map_err(DocumentError::Json)
+}
+
+/// Overlays `over` onto `base`: objects merge key by key, anything else replaces.
+fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+    match (base, over) {
+        (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// A `BurstTarget` document: `spec.preset` (`aci` or `fargate`, with `spec.region`) starts from
+/// the built-in presets ([`BurstTarget::aci_like`], [`BurstTarget::fargate_like`]); the other
+/// fields of `spec` override the preset's, key by key.
+fn burst_target(name: &str, spec: serde_json::Value) -> Result<BurstTarget, DocumentError> {
+    let mut spec = match spec {
+        serde_json::Value::Null => serde_json::Value::Object(Default::default()),
+        other => other,
+    };
+    let map = spec.as_object_mut();
+    let preset = map.as_ref().and_then(|m| m.get("preset")).and_then(|v| v.as_str()).map(str::to_string);
+    let region = map.as_ref().and_then(|m| m.get("region")).and_then(|v| v.as_str()).unwrap_or("eastus").to_string();
+    if let Some(m) = spec.as_object_mut() {
+        m.remove("preset");
+        m.remove("region");
+    }
+    let base = match preset.as_deref() {
+        None => None,
+        Some("aci") => Some(BurstTarget::aci_like(name, &region)),
+        Some("fargate") => Some(BurstTarget::fargate_like(name, &region)),
+        Some(other) => {
+            return Err(conversion(ConversionError::new(
+                format!("BurstTarget {name}"),
+                "spec.preset",
+                ConversionProblem::UnknownValue { value: other.to_string(), allowed: "aci or fargate" },
+            )));
+        }
+    };
+    match base {
+        None => from_spec(name, spec),
+        Some(base) => {
+            let mut value = serde_json::to_value(base).map_err(DocumentError::Json)?;
+            merge(&mut value, spec);
+            from_spec(name, value)
+        }
+    }
 }
 
 /// What a workload document gives to [`ScenarioBuilder::add_workload`].
@@ -760,6 +851,18 @@ impl ScenarioBuilder {
                     pg.metadata.namespace.filter(|n| !n.is_empty()).unwrap_or_else(|| k8s::DEFAULT_NAMESPACE.into());
                 self.push(origin, Item::PodGroup(PodGroup::new(namespace, name, min_member)));
             }
+            ("spillway.rs/v1alpha1", "BurstTarget") => {
+                let doc: SpecDoc = raw.typed()?;
+                let name = doc.name()?;
+                self.push(origin, Item::BurstTarget(Box::new(burst_target(&name, doc.spec)?)));
+            }
+            ("spillway.rs/v1alpha1", "NodePool") => {
+                let doc: SpecDoc = raw.typed()?;
+                let name = doc.name()?;
+                let counted = doc.spec.get("currentNodes").is_none();
+                let pool = from_spec::<NodePool>(&name, doc.spec)?;
+                self.push(origin, Item::NodePool(Box::new(pool), counted));
+            }
             ("spillway.rs/v1alpha1", "Policy") => {
                 let doc: PolicyDoc = raw.typed()?;
                 doc.spec.validate().map_err(DocumentError::Policy)?;
@@ -777,7 +880,7 @@ impl ScenarioBuilder {
                 return Err(DocumentError::UnknownKind {
                     api_version: api_version.to_string(),
                     kind: kind.to_string(),
-                    known: "Policy (spillway.rs/v1alpha1)",
+                    known: "Policy, BurstTarget or NodePool (spillway.rs/v1alpha1)",
                 });
             }
             _ => {
@@ -931,6 +1034,8 @@ impl ScenarioBuilder {
         let mut group_origin: HashMap<String, &DocumentOrigin> = HashMap::new();
         let mut workload_origin: HashMap<String, &DocumentOrigin> = HashMap::new();
         let mut selectors = Vec::new();
+        let mut targets: Vec<BurstTarget> = Vec::new();
+        let mut pools: Vec<(NodePool, bool)> = Vec::new();
         for e in &entries {
             match &e.item {
                 Item::Node(n) => {
@@ -983,6 +1088,8 @@ impl ScenarioBuilder {
                     }
                 }
                 Item::Selector(w) => selectors.push(w.clone()),
+                Item::BurstTarget(t) => targets.push((**t).clone()),
+                Item::NodePool(p, counted) => pools.push(((**p).clone(), *counted)),
                 Item::Pod(..) => {}
             }
         }
@@ -1112,7 +1219,21 @@ impl ScenarioBuilder {
             }
         }
 
-        let snapshot = Snapshot::new(nodes, placed)
+        // A pool without `currentNodes` counts the nodes carrying all of its labels.
+        let pools: Vec<NodePool> = pools
+            .into_iter()
+            .map(|(mut p, counted)| {
+                if counted {
+                    p.current_nodes = nodes
+                        .iter()
+                        .filter(|n| !p.labels.is_empty() && p.labels.iter().all(|(k, v)| n.labels.get(k) == Some(v)))
+                        .count() as i64;
+                }
+                p
+            })
+            .collect();
+        let first_origin = entries.first().map(|e| e.origin.clone()).unwrap_or_default();
+        let snapshot = Snapshot::with_burst(nodes, targets, placed)
             .map_err(|err| {
                 let origin = match &err {
                     SnapshotError::UnknownNode { pod, .. }
@@ -1124,6 +1245,8 @@ impl ScenarioBuilder {
                 let origin = origin.or_else(|| entries.first().map(|e| &e.origin)).cloned().unwrap_or_default();
                 ScenarioError::document(&origin, DocumentError::Snapshot(err))
             })?
+            .with_node_pools(pools)
+            .map_err(|err| ScenarioError::document(&first_origin, DocumentError::Snapshot(err)))?
             .with_namespaces(namespaces.clone())
             .with_groups(groups)
             .with_workload_selectors(selectors);
