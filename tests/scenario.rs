@@ -657,11 +657,14 @@ fn bad_documents_and_inconsistent_clusters() {
     );
 
     // Unknown spillway kinds, missing type, old API versions.
-    let err = load_err("apiVersion: spillway.rs/v1alpha1\nkind: BurstTarget\nmetadata: {name: aci}\n");
+    let err = load_err("apiVersion: spillway.rs/v1alpha1\nkind: Autoscaler\nmetadata: {name: aci}\n");
     assert_eq!(
         chain(&err),
-        "<input>: document 1 (line 1, BurstTarget aci) / unknown kind \"BurstTarget\" in spillway.rs/v1alpha1 (known kinds: Policy (spillway.rs/v1alpha1))"
+        "<input>: document 1 (line 1, Autoscaler aci) / unknown kind \"Autoscaler\" in spillway.rs/v1alpha1 (known kinds: Policy, BurstTarget or NodePool (spillway.rs/v1alpha1))"
     );
+    // A burst target without a preset must say what it is.
+    let err = load_err("apiVersion: spillway.rs/v1alpha1\nkind: BurstTarget\nmetadata: {name: aci}\n");
+    assert!(chain(&err).ends_with("missing field `backend`"), "{}", chain(&err));
     let err = load_err("apiVersion: v1\nkind: Pod\n---\nkind: Pod\nmetadata: {name: x}\n");
     assert!(chain(&err).starts_with("<input>: document 1"), "{}", chain(&err));
     let err = load_err("apiVersion: v1\nkind: Node\nmetadata: {name: a}\n---\nmetadata: {name: x}\nspec: {}\n");
