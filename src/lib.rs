@@ -48,7 +48,9 @@ pub mod k8s;
 #[cfg_attr(docsrs, doc(cfg(feature = "k8s")))]
 pub mod scenario;
 
-pub use engine::{Decision, Diagnosis, Engine, Explanation, NodeVerdict, Outcome, PlaceOptions, Plan};
+pub use engine::{
+    Decision, Diagnosis, DrainBudget, DrainPlan, Engine, Explanation, Move, NodeVerdict, Outcome, PlaceOptions, Plan,
+};
 pub use model::{
     Container, HostPort, LabelSelector, Money, Node, NodeAffinity, NodeSelector, NodeSelectorTerm, Pod, Policy,
     PolicyError, Resources, Snapshot, SnapshotError, Taint, TaintEffect, Toleration,

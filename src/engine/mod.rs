@@ -14,6 +14,7 @@
 
 mod burst;
 mod cluster;
+mod drain;
 mod groups;
 mod plan;
 mod plugins;
@@ -40,6 +41,8 @@ pub use plan::{Decision, Diagnosis, Explanation, NodeVerdict, Outcome, Plan, Poo
 
 use crate::model::{BurstMode, BurstPolicy, BurstTarget, Money, NodePool};
 use burst::Books;
+
+pub use drain::{DrainBudget, DrainPlan, Move, Stay};
 
 /// Options of one placement run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -107,6 +110,29 @@ impl Engine {
         &self.policy
     }
 
+    /// Resolves the policy against one run's cluster. `vm_only` leaves burst targets and pools
+    /// out (drain-back moves pods onto VM nodes only).
+    fn resolve<'a>(&'a self, snapshot: &'a Snapshot, cluster: &Cluster<'_>, vm_only: bool) -> Resolved<'a> {
+        let profile = &self.policy.profile;
+        Resolved {
+            filters: &profile.filters,
+            scores: profile.scores.iter().map(|s| (s.name, s.weight)).collect(),
+            fit: Fit::new(&profile.node_resources_fit, cluster),
+            balanced: profile.balanced_allocation.resources.iter().map(|r| cluster.resources.id(&r.name)).collect(),
+            added: profile.node_affinity.added_affinity.as_ref(),
+            added_required: node_affinity::Required::added(profile.node_affinity.added_affinity.as_ref()),
+            inter_pod: &profile.inter_pod_affinity,
+            spread_defaults: SpreadDefaults {
+                constraints: &self.spread_defaults,
+                system: profile.pod_topology_spread.defaulting_type == crate::model::DefaultingType::System,
+            },
+            burst: &self.policy.burst,
+            targets: if vm_only { &[] } else { snapshot.burst_targets() },
+            target_hash: snapshot.burst_targets().iter().map(|t| cluster::fnv1a(t.name.as_bytes())).collect(),
+            pools: if vm_only { &[] } else { snapshot.node_pools() },
+        }
+    }
+
     /// Places `pending` pods onto the snapshot's nodes. Infallible: a pod that fits nowhere gets
     /// an [`Outcome::Unschedulable`] decision with kube-scheduler's diagnosis.
     pub fn place(&self, snapshot: &Snapshot, pending: &[Pod]) -> Plan {
@@ -117,23 +143,7 @@ impl Engine {
     pub fn place_with(&self, snapshot: &Snapshot, pending: &[Pod], options: PlaceOptions) -> Plan {
         let profile = &self.policy.profile;
         let mut cluster = Cluster::new(snapshot, pending, profile.inter_pod_affinity.hard_pod_affinity_weight);
-        let resolved = Resolved {
-            filters: &profile.filters,
-            scores: profile.scores.iter().map(|s| (s.name, s.weight)).collect(),
-            fit: Fit::new(&profile.node_resources_fit, &cluster),
-            balanced: profile.balanced_allocation.resources.iter().map(|r| cluster.resources.id(&r.name)).collect(),
-            added: profile.node_affinity.added_affinity.as_ref(),
-            added_required: node_affinity::Required::added(profile.node_affinity.added_affinity.as_ref()),
-            inter_pod: &profile.inter_pod_affinity,
-            spread_defaults: SpreadDefaults {
-                constraints: &self.spread_defaults,
-                system: profile.pod_topology_spread.defaulting_type == crate::model::DefaultingType::System,
-            },
-            burst: &self.policy.burst,
-            targets: snapshot.burst_targets(),
-            target_hash: snapshot.burst_targets().iter().map(|t| cluster::fnv1a(t.name.as_bytes())).collect(),
-            pools: snapshot.node_pools(),
-        };
+        let resolved = self.resolve(snapshot, &cluster, false);
         let mut books = Books::new(snapshot);
         let spend_before = books.spend();
         let mut order: Vec<&Pod> = pending.iter().collect();
