@@ -60,3 +60,65 @@ fn spread_and_anti_affinity_scenario() {
     );
     assert_eq!(plan.decision("shop/metrics").unwrap().node(), Some("vm-c2"));
 }
+
+#[test]
+fn black_friday_scenario() {
+    let plan = plan("black-friday.yaml");
+    let count = |prefix: &str, outcome: &str| {
+        plan.decisions
+            .iter()
+            .filter(|d| d.pod.starts_with(prefix))
+            .filter(|d| match (&d.outcome, outcome) {
+                (Outcome::Node { .. }, "node") | (Outcome::Burst { .. }, "burst") | (Outcome::Wait { .. }, "wait") => {
+                    true
+                }
+                (Outcome::Unschedulable(_), "unschedulable") => true,
+                _ => false,
+            })
+            .count()
+    };
+    assert_eq!(count("shop/storefront-", "node"), 21);
+    assert_eq!(count("shop/storefront-", "burst"), 9, "until the $0.25/h spend cap");
+    assert_eq!(count("shop/storefront-", "wait"), 10);
+    assert_eq!(count("monitoring/node-exporter-", "node"), 3);
+    for d in plan.decisions.iter().filter(|d| d.pod.starts_with("shop/storefront-")) {
+        if let Outcome::Burst { target, instance, cost_per_hour, start_seconds } = &d.outcome {
+            assert_eq!(target, "aci-eastus");
+            assert_eq!((instance.cpu_millis, instance.memory_bytes), (500, 1_100_000_000), "rounded up to 0.1 GB");
+            assert_eq!(cost_per_hour.to_string(), "0.025145");
+            assert_eq!(*start_seconds, 40);
+        }
+    }
+    match &plan.decision("monitoring/log-collector").unwrap().outcome {
+        Outcome::Wait { pool, reason, .. } => {
+            assert_eq!(pool.as_deref(), Some("nodepool1"));
+            assert!(reason.contains("burst target(s) don't support hostPath volumes"), "{reason}");
+        }
+        other => panic!("log-collector: {other:?}"),
+    }
+    assert_eq!(count("batch/export-", "wait"), 2);
+    assert_eq!(plan.summary.bursts, 9);
+    assert_eq!(plan.summary.burst_cost_per_hour.to_string(), "0.226305");
+    assert!(plan.summary.total_burst_cost_per_hour.micros() <= 250_000);
+}
+
+#[test]
+fn after_the_spike_drains_back_within_the_budget() {
+    let path = format!("{}/examples/scenarios/after-the-spike.yaml", env!("CARGO_MANIFEST_DIR"));
+    let scenario = Scenario::load(&[path]).unwrap();
+    let engine = Engine::new(scenario.policy.clone()).unwrap();
+    let budget = spillway::DrainBudget { max_per_owner: 2, ..Default::default() };
+    let drain = engine.drain_back(&scenario.snapshot, &budget);
+    let moved: Vec<&str> = drain.moves.iter().map(|m| m.pod.as_str()).collect();
+    assert_eq!(
+        moved,
+        [
+            "shop/search-6b8f9-b1",
+            "shop/search-6b8f9-b2",
+            "shop/storefront-85977bc579-a1",
+            "shop/storefront-85977bc579-a2"
+        ]
+    );
+    assert_eq!(drain.savings_per_hour.to_string(), "0.25056");
+    assert_eq!(drain.stays.len(), 2);
+}
