@@ -68,12 +68,14 @@ fn black_friday_scenario() {
         plan.decisions
             .iter()
             .filter(|d| d.pod.starts_with(prefix))
-            .filter(|d| match (&d.outcome, outcome) {
-                (Outcome::Node { .. }, "node") | (Outcome::Burst { .. }, "burst") | (Outcome::Wait { .. }, "wait") => {
-                    true
-                }
-                (Outcome::Unschedulable(_), "unschedulable") => true,
-                _ => false,
+            .filter(|d| {
+                matches!(
+                    (&d.outcome, outcome),
+                    (Outcome::Node { .. }, "node")
+                        | (Outcome::Burst { .. }, "burst")
+                        | (Outcome::Wait { .. }, "wait")
+                        | (Outcome::Unschedulable(_), "unschedulable")
+                )
             })
             .count()
     };

@@ -1,0 +1,75 @@
+//! `throughput`: places generated pods onto a generated cluster and prints one JSON line, so
+//! anyone can reproduce spillway's numbers without criterion.
+//!
+//! ```text
+//! cargo run --release --example throughput -- --nodes 5000 --pods 20000 --mix karpenter [--seed 7]
+//! ```
+//!
+//! Mixes: `basic` (resources, taints, node selectors/affinity), `affinity` (30% with hostname
+//! anti-affinity or zone spread), `burst` (nodes 95% full, an ACI-like target takes the
+//! overflow), `karpenter` (Karpenter's "diverse" scheduling benchmark proportions). The time
+//! covers one `Engine::place` call, snapshot compilation included; generation is not timed.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use spillway::{Engine, Outcome, Policy};
+
+#[path = "../benches/support/gen.rs"]
+mod generator;
+
+use generator::{Gen, Mix};
+
+const USAGE: &str = "usage: throughput --nodes N --pods P --mix basic|affinity|burst|karpenter [--seed S]";
+
+fn main() -> ExitCode {
+    let (mut nodes, mut pods, mut mix, mut seed) = (5000usize, 10_000usize, Mix::Basic, 42u64);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let value = args.next();
+        let ok = match (flag.as_str(), value.as_deref()) {
+            ("--nodes", Some(v)) => v.parse().map(|v| nodes = v).is_ok(),
+            ("--pods", Some(v)) => v.parse().map(|v| pods = v).is_ok(),
+            ("--seed", Some(v)) => v.parse().map(|v| seed = v).is_ok(),
+            ("--mix", Some(v)) => Mix::parse(v).map(|m| mix = m).is_some(),
+            _ => false,
+        };
+        if !ok {
+            eprintln!("throughput: bad argument {flag:?}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let mut g = Gen(seed);
+    let fill = if mix == Mix::Burst { 95 } else { 60 };
+    let snapshot = generator::cluster(nodes, fill, mix == Mix::Burst, &mut g);
+    let pending = generator::pending(mix, pods, &mut g);
+    let engine = Engine::new(Policy::default()).expect("the default policy is valid");
+
+    let start = Instant::now();
+    let plan = engine.place(&snapshot, &pending);
+    let seconds = start.elapsed().as_secs_f64();
+
+    let count = |f: fn(&Outcome) -> bool| plan.decisions.iter().filter(|d| f(&d.outcome)).count();
+    let placed = count(|o| matches!(o, Outcome::Node { .. }));
+    let burst = count(|o| matches!(o, Outcome::Burst { .. }));
+    let unschedulable = count(|o| matches!(o, Outcome::Unschedulable(_)));
+    println!(
+        "{{\"nodes\":{nodes},\"pods\":{pods},\"mix\":\"{}\",\"seed\":{seed},\"seconds\":{seconds:.6},\"pods_per_second\":{:.1},\"placed\":{placed},\"burst\":{burst},\"unschedulable\":{unschedulable},\"peak_rss_bytes\":{}}}",
+        mix.name(),
+        pods as f64 / seconds,
+        peak_rss_bytes()
+    );
+    ExitCode::SUCCESS
+}
+
+/// The process's peak resident set size (Linux `VmHWM`), or 0 where unknown.
+fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
+        })
+        .map_or(0, |kb| kb * 1024)
+}
