@@ -6,6 +6,9 @@ use std::collections::HashMap;
 
 use crate::model::{HostPort, Labels, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect, WorkloadSelector};
 
+use std::cell::{Ref, RefCell};
+
+use super::matchers::{Counts, Matcher};
 use super::reasons::{ReasonId, ReasonTable};
 use super::terms::PodTerms;
 
@@ -93,6 +96,8 @@ pub(crate) struct Cluster<'s> {
     no_labels: Labels,
     /// Services' and controllers' selectors (default topology spreading).
     pub(crate) workloads: &'s [WorkloadSelector],
+    /// Per-node counts of the pods each matcher selects, updated as placements are assumed.
+    counts: RefCell<Counts>,
     pub(crate) resources: ResourceIndex,
     /// Number of dense resources (row width of `alloc` and `requested`).
     pub(crate) width: usize,
@@ -167,6 +172,7 @@ impl<'s> Cluster<'s> {
             with_affinity: Vec::new(),
             namespaces: namespace_labels(snapshot, pending),
             workloads: snapshot.workload_selectors(),
+            counts: RefCell::new(Counts::default()),
             no_labels: Labels::new(),
             width,
             alloc: vec![0; n * width],
@@ -205,6 +211,20 @@ impl<'s> Cluster<'s> {
         c
     }
 
+    /// The per-node counts of the placed and assumed pods `matcher` selects.
+    pub(crate) fn node_counts(&self, matcher: &Matcher) -> Ref<'_, [u32]> {
+        let id = self.counts.borrow_mut().id(matcher, |m| {
+            let mut counts = vec![0u32; self.nodes.len()];
+            for member in &self.members {
+                if m.matches(member.pod, self.namespace_labels(&member.pod.namespace)) {
+                    counts[member.node] += 1;
+                }
+            }
+            counts
+        });
+        Ref::map(self.counts.borrow(), |c| c.get(id))
+    }
+
     /// Labels of a namespace (none when the snapshot does not describe it).
     pub(crate) fn namespace_labels(&self, namespace: &str) -> &Labels {
         self.namespaces.get(namespace).unwrap_or(&self.no_labels)
@@ -225,6 +245,8 @@ impl<'s> Cluster<'s> {
             self.with_affinity.push(index);
         }
         self.by_node[node].push(index as u32);
+        let namespace_labels = self.namespaces.get(&pod.namespace).unwrap_or(&self.no_labels);
+        self.counts.get_mut().update(pod, namespace_labels, node, 1);
         self.members.push(Member { pod, node, terms, req: req.to_vec(), nz_cpu, nz_mem });
         let row = node * self.width;
         for &(id, v) in req {
@@ -256,6 +278,8 @@ impl<'s> Cluster<'s> {
             let ports = &mut self.ports[m.node];
             ports.truncate(ports.len().saturating_sub(m.pod.host_ports.len()));
             self.by_node[m.node].pop();
+            let namespace_labels = self.namespaces.get(&m.pod.namespace).unwrap_or(&self.no_labels);
+            self.counts.get_mut().update(m.pod, namespace_labels, m.node, -1);
             if self.with_affinity.last() == Some(&index) {
                 self.with_affinity.pop();
             }

@@ -16,6 +16,7 @@ mod burst;
 mod cluster;
 mod drain;
 mod groups;
+mod matchers;
 mod plan;
 mod plugins;
 mod pod_info;
@@ -281,7 +282,7 @@ fn run_score<'a>(
             out.extend(
                 feasible.iter().enumerate().map(
                     |(i, &n)| {
-                        if state.is_empty() { 0 } else { state.score(cluster, pod.pod, i, n) }
+                        if state.is_empty() { 0 } else { state.score(cluster, i, n) }
                     },
                 ),
             );

@@ -3,6 +3,8 @@
 
 use crate::model::{LabelSelector, LabelSelectorRequirement, Labels, Pod, PodAffinityTerm, SelectorOperator};
 
+use super::matchers::{Matcher, Part, Scope};
+
 /// A pod (anti-)affinity term of one pod, ready to match other pods.
 #[derive(Debug, Clone)]
 pub(crate) struct Term<'a> {
@@ -61,6 +63,23 @@ impl<'a> Term<'a> {
         };
         in_namespace && self.selector.as_ref().is_some_and(|s| s.matches(&pod.labels))
     }
+}
+
+impl Term<'_> {
+    /// The term as a matcher part (for per-node counts).
+    pub(crate) fn part(&self) -> Part {
+        let scope = if self.namespaces.is_empty() && self.namespace_selector.is_none() {
+            Scope::Namespace(self.owner_namespace.to_string())
+        } else {
+            Scope::Namespaces { names: self.namespaces.to_vec(), selector: self.namespace_selector.cloned() }
+        };
+        Part { scope, selector: self.selector.clone(), empty_selects_none: false }
+    }
+}
+
+/// A matcher for the pods that match every one of `terms`.
+pub(crate) fn matcher_of(terms: &[Term<'_>]) -> Matcher {
+    Matcher { parts: terms.iter().map(Term::part).collect() }
 }
 
 /// The compiled inter-pod terms of one pod.

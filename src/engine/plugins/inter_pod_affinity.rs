@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use crate::engine::cluster::Cluster;
 use crate::engine::reasons::{AFFINITY_RULES, ANTI_AFFINITY_RULES, EXISTING_ANTI_AFFINITY, ReasonId};
-use crate::engine::terms::{PodTerms, Term};
+use crate::engine::terms::{PodTerms, Term, matcher_of};
 use crate::model::{Labels, Pod};
 
 use super::MAX_NODE_SCORE;
@@ -55,22 +55,22 @@ impl<'a> AffinityFilter<'a> {
                 }
             }
         }
-        if !terms.required_affinity.is_empty() || !terms.required_anti_affinity.is_empty() {
-            for member in &cluster.members {
-                let labels = &cluster.nodes[member.node].labels;
-                let ns = cluster.namespace_labels(&member.pod.namespace);
-                if matches_all(&terms.required_affinity, member.pod, ns) {
-                    for t in &terms.required_affinity {
-                        add(&mut state.affinity, labels, t.topology_key, 1);
-                    }
-                }
-                for t in &terms.required_anti_affinity {
-                    if t.matches(member.pod, ns) {
-                        add(&mut state.anti_affinity, labels, t.topology_key, 1);
-                    }
+        // Per-node counts of the placed pods matching all affinity terms, and each anti-affinity
+        // term, kept incrementally by the cluster; summed here into topology domains.
+        if !terms.required_affinity.is_empty() {
+            let counts = cluster.node_counts(&matcher_of(&terms.required_affinity));
+            for (node, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                for t in &terms.required_affinity {
+                    add(&mut state.affinity, &cluster.nodes[node].labels, t.topology_key, i64::from(n));
                 }
             }
             state.matches_own_terms = matches_all(&terms.required_affinity, pod, incoming_ns);
+        }
+        for t in &terms.required_anti_affinity {
+            let counts = cluster.node_counts(&matcher_of(std::slice::from_ref(t)));
+            for (node, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                add(&mut state.anti_affinity, &cluster.nodes[node].labels, t.topology_key, i64::from(n));
+            }
         }
         state
     }
@@ -142,17 +142,24 @@ impl<'a> AffinityScore<'a> {
             return state;
         }
         let incoming_ns = cluster.namespace_labels(&pod.namespace);
-        let mut visit = |member: &crate::engine::cluster::Member<'a>| {
+        // The pod's preferred terms, over the per-node counts of the pods each term selects.
+        for (t, sign) in
+            terms.preferred_affinity.iter().map(|t| (t, 1)).chain(terms.preferred_anti_affinity.iter().map(|t| (t, -1)))
+        {
+            let counts = cluster.node_counts(&matcher_of(std::slice::from_ref(t)));
+            for (node, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
+                if let Some((k, v)) = cluster.nodes[node].labels.get_key_value(t.topology_key) {
+                    *state.topology.entry(k.as_str()).or_default().entry(v.as_str()).or_insert(0) +=
+                        sign * t.weight * i64::from(n);
+                }
+            }
+        }
+        // Placed pods' terms that select the pod (the symmetric part).
+        for &m in &cluster.with_affinity {
+            let member = &cluster.members[m];
             let labels = &cluster.nodes[member.node].labels;
             if labels.is_empty() {
-                return;
-            }
-            let ns = cluster.namespace_labels(&member.pod.namespace);
-            for t in &terms.preferred_affinity {
-                state.process(t, t.weight, member.pod, ns, labels);
-            }
-            for t in &terms.preferred_anti_affinity {
-                state.process(t, -t.weight, member.pod, ns, labels);
+                continue;
             }
             if hard_weight > 0 {
                 for t in &member.terms.required_affinity {
@@ -168,11 +175,6 @@ impl<'a> AffinityScore<'a> {
             for t in &member.terms.preferred_anti_affinity {
                 state.process(t, -t.weight, pod, incoming_ns, labels);
             }
-        };
-        if has_preferred {
-            cluster.members.iter().for_each(&mut visit);
-        } else {
-            cluster.with_affinity.iter().for_each(|&m| visit(&cluster.members[m]));
         }
         state
     }

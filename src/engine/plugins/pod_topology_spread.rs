@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use crate::engine::cluster::Cluster;
+use crate::engine::matchers::{Matcher, Part, Scope};
 use crate::engine::plugins::node_affinity::matches_required;
 use crate::engine::reasons::{ReasonId, SPREAD, SPREAD_MISSING_LABEL};
 use crate::model::{
@@ -70,13 +71,16 @@ impl<'a> Constraint<'a> {
                     .all(|t| pod.tolerates(t)))
     }
 
-    /// Whether a placed pod counts: same namespace and matched by a non-empty selector (an
-    /// empty selector counts no pod, as in kube-scheduler).
-    fn counts(&self, namespace: &str, other: &Pod) -> bool {
-        other.namespace == namespace
-            && self.selector.as_ref().is_some_and(|s| {
-                !(s.match_labels.is_empty() && s.match_expressions.is_empty()) && s.matches(&other.labels)
-            })
+    /// The pods that count: the pod's namespace, matched by a non-empty selector (an empty
+    /// selector counts no pod, as in kube-scheduler).
+    fn matcher(&self, namespace: &str) -> Matcher {
+        Matcher {
+            parts: vec![Part {
+                scope: Scope::Namespace(namespace.to_string()),
+                selector: self.selector.clone(),
+                empty_selects_none: true,
+            }],
+        }
     }
 
     fn matches_self(&self, pod: &Pod) -> bool {
@@ -84,9 +88,9 @@ impl<'a> Constraint<'a> {
     }
 }
 
-/// Matching pods on `node` for `c`.
-fn count_on_node(cluster: &Cluster<'_>, c: &Constraint<'_>, pod: &Pod, node: usize) -> i64 {
-    cluster.by_node[node].iter().filter(|&&m| c.counts(&pod.namespace, cluster.members[m as usize].pod)).count() as i64
+/// Matching pods per node for `c` (kept incrementally by the cluster), copied out.
+fn counts_per_node(cluster: &Cluster<'_>, c: &Constraint<'_>, pod: &Pod) -> Vec<u32> {
+    cluster.node_counts(&c.matcher(&pod.namespace)).to_vec()
 }
 
 /// Default constraints: for pods without constraints of their own.
@@ -168,17 +172,15 @@ impl<'a> SpreadFilter<'a> {
         if constraints.is_empty() {
             return state;
         }
-        for (i, node) in cluster.nodes.iter().enumerate() {
-            if !has_all_keys(&node.labels, &constraints) {
-                continue;
-            }
-            for c in &constraints {
-                if !c.includes(pod, node) {
+        let eligible: Vec<bool> = cluster.nodes.iter().map(|n| has_all_keys(&n.labels, &constraints)).collect();
+        for c in &constraints {
+            let per_node = cluster.node_counts(&c.matcher(&pod.namespace));
+            for (i, node) in cluster.nodes.iter().enumerate() {
+                if !eligible[i] || !c.includes(pod, node) {
                     continue;
                 }
                 let Some((k, v)) = node.labels.get_key_value(c.key) else { continue };
-                let n = count_on_node(cluster, c, pod, i);
-                *state.matches.entry((k.as_str(), v.as_str())).or_insert(0) += n;
+                *state.matches.entry((k.as_str(), v.as_str())).or_insert(0) += i64::from(per_node[i]);
             }
         }
         for (&(key, _), &n) in &state.matches {
@@ -215,6 +217,8 @@ pub(crate) struct SpreadScore<'a> {
     weights: Vec<f64>,
     /// Per candidate (by position): ignored for lacking a key.
     ignored: Vec<bool>,
+    /// Per constraint: matching pods per node.
+    per_node: Vec<Vec<u32>>,
 }
 
 impl<'a> SpreadScore<'a> {
@@ -258,6 +262,7 @@ impl<'a> SpreadScore<'a> {
                 ((size + 2) as f64).ln()
             })
             .collect();
+        let per_node: Vec<Vec<u32>> = constraints.iter().map(|c| counts_per_node(cluster, c, pod)).collect();
         for (n, node) in cluster.nodes.iter().enumerate() {
             if require_all && !has_all_keys(&node.labels, &constraints) {
                 continue;
@@ -267,15 +272,12 @@ impl<'a> SpreadScore<'a> {
                     continue;
                 }
                 let Some(v) = node.labels.get(c.key) else { continue };
-                if counts[i].contains_key(v.as_str()) {
-                    let add = count_on_node(cluster, c, pod, n);
-                    if let Some(slot) = counts[i].get_mut(v.as_str()) {
-                        *slot += add;
-                    }
+                if let Some(slot) = counts[i].get_mut(v.as_str()) {
+                    *slot += i64::from(per_node[i][n]);
                 }
             }
         }
-        SpreadScore { constraints, counts, weights, ignored }
+        SpreadScore { constraints, counts, weights, ignored, per_node }
     }
 
     /// True when the pod has no `ScheduleAnyway` constraints (the plugin is skipped).
@@ -284,7 +286,7 @@ impl<'a> SpreadScore<'a> {
     }
 
     /// Raw score of the candidate at `position` (node `node`).
-    pub(crate) fn score(&self, cluster: &Cluster<'_>, pod: &Pod, position: usize, node: usize) -> i64 {
+    pub(crate) fn score(&self, cluster: &Cluster<'_>, position: usize, node: usize) -> i64 {
         if self.ignored[position] {
             return 0;
         }
@@ -293,7 +295,7 @@ impl<'a> SpreadScore<'a> {
         for (i, c) in self.constraints.iter().enumerate() {
             let Some(v) = labels.get(c.key) else { continue };
             let count = if c.key == HOSTNAME {
-                count_on_node(cluster, c, pod, node)
+                i64::from(self.per_node[i][node])
             } else {
                 self.counts[i].get(v.as_str()).copied().unwrap_or(0)
             };
