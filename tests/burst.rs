@@ -214,9 +214,7 @@ fn a_pod_without_requests_gets_the_default_size() {
     // azure-aci's default: 1 vCPU / 1.5 GB = 0.0405 + 1.5 × 0.00445.
     assert_eq!(burst(&plan, "shop/p"), ("aci", InstanceSize::new(1000, 1_500_000_000), Money::from_micros(47_175)));
 
-    // A pod whose containers request only an extended resource the target ignores... is not a
-    // request-less pod: it is rejected for the extended resource instead (see the reasons table).
-    // Init containers and overhead count as requests.
+    // The pod overhead counts as a request: this pod is not request-less.
     let with_overhead = Pod { overhead: res(&[("cpu", "250m")]), ..pod("o", "", "") };
     let plan = Case::aci().plan(&[with_overhead]);
     assert_eq!(burst(&plan, "shop/o").1, InstanceSize::new(250, GB / 10));
@@ -303,14 +301,8 @@ fn gpus_are_priced_on_a_target_that_offers_them() {
     gpu.limits.gpus.insert("nvidia.com/gpu".into(), 4);
     gpu.pricing.per_gpu_hour.insert("nvidia.com/gpu".into(), money("0.9"));
     let case = Case::default().node(cordoned()).target(gpu).target(aci());
-    let p = bare("train", "1", "1G").with_toleration(Toleration::exists(VK, None));
-    let p = Pod {
-        containers: vec![spillway::Container::new(
-            "c",
-            res(&[("cpu", "1"), ("memory", "1G"), ("nvidia.com/gpu", "2")]),
-        )],
-        ..p
-    };
+    let mut p = pod("train", "1", "1G");
+    p.containers[0].requests.extended.insert("nvidia.com/gpu".into(), 2);
     let plan = case.explain(&[p]);
     // 2 × 0.9 + 0.0405 + 0.00445; the GPU-less target cannot take it.
     assert_eq!(burst(&plan, "shop/train"), ("gpu", InstanceSize::new(1000, GB), Money::from_micros(1_844_950)));
@@ -649,7 +641,7 @@ fn every_compatibility_reason_reads_like_kube() {
         let mut case = Case::default().node(cordoned()).target((row.target)(aci()));
         (row.policy)(&mut case.policy);
         let p = (row.pod)(pod("p", "500m", "1Gi"));
-        let plan = case.plan(&[p.clone()]);
+        let plan = case.plan(std::slice::from_ref(&p));
         let d = unschedulable(&plan, "shop/p");
         let items: Vec<String> = row.reasons.iter().map(|r| format!("1 {r}")).collect();
         assert_eq!(
@@ -830,10 +822,12 @@ fn pods_running_on_a_target_count_against_its_quota() {
     // Pods on another target or on VM nodes do not count.
     let mut t = aci();
     t.quota.max_instances = Some(1);
+    let mut dear = BurstTarget::aci_like("aci-2", "westus");
+    dear.pricing.per_vcpu_hour = money("0.05");
     let case = Case::default()
         .node(vm("vm-2", "1", "1Gi"))
         .target(t)
-        .target(BurstTarget::aci_like("aci-2", "westus"))
+        .target(dear)
         .running(pod("r0", "100m", "100M").on_node("aci-2"))
         .running(pod("r1", "100m", "100M").on_node("vm-2"));
     let plan = case.plan(&[pod("p0", "2", "1Gi")]);
@@ -955,7 +949,7 @@ fn cost_aware_waits_only_when_cheaper_within_tolerance_and_lifetime() {
         // Dearer than bursting, or equal: burst.
         Row { cost: "0.25", seconds: 60, max_wait: None, lifetime: None, waits: false },
         Row { cost: "0.20116", seconds: 60, max_wait: None, lifetime: None, waits: false },
-        Row { cost: "0.201159", seconds: 60, max_wait: None, lifetime: None, waits: true },
+        Row { cost: "0.201156", seconds: 60, max_wait: None, lifetime: None, waits: true },
         // Zero tolerance.
         Row { cost: "0.01", seconds: 1, max_wait: Some(0), lifetime: None, waits: false },
         Row { cost: "0.01", seconds: 0, max_wait: Some(0), lifetime: None, waits: true },
@@ -989,7 +983,8 @@ fn cost_aware_waits_only_when_cheaper_within_tolerance_and_lifetime() {
     // A pod that cannot burst waits whatever the price.
     let plan = case.plan(&[bare("p", "1", "2Gi")]);
     assert_eq!(wait(&plan, "shop/p").0, Some("pool"));
-    // The memory share counts when it is the larger: 8 GiB of 16 is half a node (0.096 > 0.08).
+    // The memory share counts when it is the larger: 8 GiB of 16 is half a node, 0.096 per hour,
+    // dearer than 0.5 vCPU / 8.6 GB on ACI (0.05852).
     let plan = case.plan(&[pod("p", "500m", "8Gi")]);
     assert_eq!(burst(&plan, "shop/p").0, "aci");
 }
@@ -1051,7 +1046,7 @@ fn rules_and_pod_fields_override_the_defaults() {
     assert_eq!(burst(&plan, "shop/other").0, "aci", "Overflow by default");
 
     // Prefer bursts even with room on a VM node.
-    let plan = case.plan(&[job.clone()]);
+    let plan = case.plan(&[job]);
     assert_eq!(burst(&plan, "jobs/job").0, "aci");
 }
 
@@ -1210,7 +1205,7 @@ fn the_cheapest_target_wins_and_ties_are_deterministic() {
     cheap.pricing.per_vcpu_hour = money("0.03");
     let fargate = BurstTarget::fargate_like("fargate", "us-east-1");
     let both = |p: Pod| p.with_toleration(Toleration::exists("eks.amazonaws.com/compute-type", None));
-    let case = Case::aci().target(cheap.clone()).target(fargate);
+    let case = Case::aci().target(cheap).target(fargate);
     let plan = case.explain(&[both(pod("p", "1", "1G"))]);
     let verdicts = target_verdicts(&plan, "shop/p");
     let costs: BTreeMap<&str, Money> = verdicts.iter().map(|(k, v)| (k.as_str(), v.cost_per_hour.unwrap())).collect();
@@ -1224,7 +1219,7 @@ fn the_cheapest_target_wins_and_ties_are_deterministic() {
     // Equal prices: the quicker start wins.
     let mut quick = BurstTarget::aci_like("aci-quick", "westus");
     quick.start_latency_seconds = 20;
-    let plan = Case::aci().target(quick.clone()).plan(&[pod("p", "1", "1G")]);
+    let plan = Case::aci().target(quick).plan(&[pod("p", "1", "1G")]);
     assert_eq!(burst(&plan, "shop/p").0, "aci-quick");
 
     // Equal in everything: the choice does not depend on the order of the targets, and repeats.
@@ -1255,7 +1250,7 @@ fn the_summary_counts_outcomes_and_burst_spend() {
         Pod { creation_order: 2, ..pod("b2", "500m", "1Gi") },
         Pod { creation_order: 3, ..host.clone() },
         Pod { creation_order: 4, ..Pod { name: "host2".into(), ..host.clone() } },
-        Pod { creation_order: 5, ..Pod { name: "host3".into(), ..pod("x", "4", "1Gi") } },
+        Pod { creation_order: 5, ..Pod { name: "host3".into(), ..pod("x", "5", "1Gi") } },
         Pod { creation_order: 6, ..Pod { name: "host4".into(), ..host } },
     ];
     let plan = case.plan(&pending);
@@ -1430,13 +1425,16 @@ spec:
     assert_eq!(targets[2].backend, "mock");
     assert!(targets[2].taints.is_empty() && targets[2].quota.max_cpu_millis.is_none());
 
-    // The loaded targets plan like the built ones: 60 % off 0.25 vCPU / 1.1 GB.
+    // The loaded targets plan like the built ones. The mock target (no taint) runs 250m / 1 GiB
+    // as 0.3 vCPU / 1.5 GB for 0.003 + 0.0015; ACI at 60 % off 0.01502 is dearer; the pod does
+    // not tolerate Fargate's taint.
     let pending = vec![pod("p", "250m", "1Gi")];
-    let plan = Engine::new(Policy::default()).unwrap().place(&s.snapshot, &pending);
-    let (_, size, cost) = burst(&plan, "shop/p");
-    assert_eq!(size, InstanceSize::new(250, 1_100_000_000));
-    // The mock target (no taint) costs 0.3 × 0.01 + 1 × 0.001 = 0.004; ACI at 60 % off: 0.006008.
-    assert_eq!((burst(&plan, "shop/p").0, cost), ("mock", Money::from_micros(4_000)));
+    let engine = Engine::new(Policy::default()).unwrap();
+    let plan = engine.place_with(&s.snapshot, &pending, PlaceOptions { explain: true });
+    assert_eq!(burst(&plan, "shop/p"), ("mock", InstanceSize::new(300, 1_500_000_000), Money::from_micros(4_500)));
+    let verdicts = target_verdicts(&plan, "shop/p");
+    assert_eq!(verdicts["aci-westeurope"].cost_per_hour, Some(Money::from_micros(6_008)));
+    assert!(!verdicts["fargate"].feasible);
 
     let unknown_preset = load_err(
         "apiVersion: spillway.rs/v1alpha1\nkind: BurstTarget\nmetadata: {name: gke}\nspec: {preset: autopilot}\n",
@@ -1607,4 +1605,66 @@ fn a_failed_gang_gives_back_its_quota_and_spend() {
     assert!(unschedulable(&plan, "shop/w0").message.starts_with("pod group shop/train cannot be placed whole"));
     assert_eq!(wait(&plan, "shop/solo-0").0, Some("pool"));
     assert_eq!(wait(&plan, "shop/solo-1").0, Some("pool"));
+}
+
+/// Regression: CostAware compared bursting only with the cheapest pool overall, so a cheap pool
+/// whose nodes come too late hid a fast pool that is still cheaper than bursting.
+#[test]
+fn cost_aware_waits_for_the_cheapest_pool_that_comes_in_time() {
+    let case = Case::aci()
+        .mode(BurstMode::CostAware)
+        .pool(pool("slow", "4", "16Gi", "0.1", 900, 5))
+        .pool(pool("fast", "4", "16Gi", "0.192", 300, 5));
+    // Shares: slow 0.025 (900 s, beyond the default 300 s), fast 0.048 (< 0.05029 on ACI).
+    let plan = case.explain(&[pod("p", "1", "2Gi")]);
+    assert_eq!(
+        wait(&plan, "shop/p"),
+        (
+            Some("fast"),
+            None,
+            300,
+            "waiting 300 s for a new fast node costs 0.048/h for the pod's share against 0.05029/h on aci, \
+             within the pod's 300 s tolerance"
+        )
+    );
+    assert!(pool_verdicts(&plan, "shop/p").values().all(|v| v.feasible));
+    // A pod that tolerates the slow pool's delay waits for the cheaper one.
+    let plan = case.plan(&[Pod { max_wait_seconds: Some(900), ..pod("p", "1", "2Gi") }]);
+    assert_eq!(wait(&plan, "shop/p").0, Some("slow"));
+    // Without a timely pool cheaper than bursting, the pod bursts.
+    let case = Case::aci()
+        .mode(BurstMode::CostAware)
+        .pool(pool("slow", "4", "16Gi", "0.1", 900, 5))
+        .pool(pool("fast", "4", "16Gi", "0.25", 300, 5));
+    assert_eq!(burst(&case.plan(&[pod("p", "1", "2Gi")]), "shop/p").0, "aci");
+    // A pod that cannot burst waits for the cheapest pool, however slow.
+    assert_eq!(wait(&case.plan(&[bare("p", "1", "2Gi")]), "shop/p").0, Some("slow"));
+}
+
+/// Regression: a pending pod bound to a node by `spec.nodeName` was sent to a burst target or to
+/// a new pool node when its node had no room; it runs on that node or nowhere.
+#[test]
+fn a_pod_bound_by_node_name_never_bursts_or_waits_for_a_pool() {
+    let case = Case::default()
+        .node(vm("vm-2", "1", "1Gi"))
+        .target(aci())
+        .pool(pool("pool", "4", "16Gi", "0.192", 300, 5))
+        .mode(BurstMode::Prefer);
+    let plan = case.explain(&[pod("p", "2", "2Gi").on_node("vm-2"), pod("q", "500m", "500Mi").on_node("vm-2")]);
+    let d = unschedulable(&plan, "shop/p");
+    assert_eq!(
+        d.message,
+        "0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory. 0/1 burst targets are available: \
+         1 burst target(s) didn't match the requested node name. 0/1 node pools are available: \
+         1 node pool(s) didn't match the requested node name."
+    );
+    assert_eq!(
+        target_verdicts(&plan, "shop/p")["aci"].reasons,
+        ["burst target(s) didn't match the requested node name"]
+    );
+    // Prefer does not take a bound pod off its node either.
+    assert_eq!(node_of(&plan, "shop/q"), "vm-2");
+    // A pod bound to the target itself (the virtual-kubelet node) runs there.
+    let plan = case.plan(&[pod("v", "2", "2Gi").on_node("aci")]);
+    assert_eq!(burst(&plan, "shop/v").0, "aci");
 }

@@ -49,7 +49,11 @@ pub(crate) struct PoolChoice {
 
 /// The instance size and hourly cost of `pod` (effective requests `req`) on `target`.
 pub(crate) fn size_and_cost(target: &BurstTarget, pod: &Pod, req: &Resources) -> Option<(InstanceSize, Money)> {
-    let size = target.size_for(req)?;
+    // A pod without cpu and memory requests runs at the target's default size as it stands: it
+    // is already a billed size. (`BurstTarget::size_for` rounds it again, which through a tier
+    // table adds the per-pod overhead a second time: Fargate's 0.25 vCPU / 0.5 GiB default
+    // became 0.25 vCPU / 1 GiB.)
+    let size = if req.cpu_millis == 0 && req.memory == 0 { target.default_size } else { target.size_for(req)? };
     let gpus: BTreeMap<String, i64> = target
         .limits
         .gpus
@@ -100,6 +104,11 @@ impl Books {
             || pod.topology_spread_constraints.iter().any(|c| c.when_unsatisfiable == WhenUnsatisfiable::DoNotSchedule);
         if required_pod_rules {
             reasons.push("burst target(s) can't honour required pod affinity, anti-affinity or topology spread".into());
+        }
+        // A pod bound to a node by `spec.nodeName` runs there or nowhere (kube's NodeName filter);
+        // a target takes it only when it is that node.
+        if pod.node_name.as_ref().is_some_and(|n| *n != target.name) {
+            reasons.push("burst target(s) didn't match the requested node name".into());
         }
         let untolerated = target
             .taints
@@ -183,15 +192,17 @@ impl Books {
         self.spend
     }
 
-    /// Checks every pool for `pod`; returns the cheapest pool that can provide a node (by the
-    /// pod's share of a node's price, then provisioning time, then name) and each pool's reasons.
+    /// Checks every pool for `pod`; returns the pools that can provide a node, cheapest first (by
+    /// the pod's share of a node's price, then provisioning time, then name), and each pool's
+    /// reasons. (All of them, not only the cheapest: CostAware wants the cheapest pool whose
+    /// node comes in time, which a cheaper but slower pool must not hide.)
     pub(crate) fn check_pools(
         &self,
         pools: &[NodePool],
         pod: &Pod,
         req: &Resources,
-    ) -> (Option<PoolChoice>, Vec<(String, Vec<String>)>) {
-        let mut best: Option<(PoolChoice, (i64, i64, &str))> = None;
+    ) -> (Vec<PoolChoice>, Vec<(String, Vec<String>)>) {
+        let mut feasible: Vec<(PoolChoice, (i64, i64, &str))> = Vec::new();
         let mut verdicts = Vec::with_capacity(pools.len());
         for (i, pool) in pools.iter().enumerate() {
             let mut reasons = Vec::new();
@@ -207,6 +218,10 @@ impl Books {
             let as_node = Node { name: String::new(), labels: pool.labels.clone(), ..Node::default() };
             if !matches_required(pod, &as_node) {
                 reasons.push("node pool(s) didn't match Pod's node affinity/selector".into());
+            }
+            // Nor a `spec.nodeName` (the pod is bound to a node that exists, or to a target).
+            if pod.node_name.is_some() {
+                reasons.push("node pool(s) didn't match the requested node name".into());
             }
             let fits_empty = |free: &Resources| {
                 req.iter().all(|(name, amount)| name == ResourceName::Pods || amount <= free.get(&name))
@@ -225,13 +240,12 @@ impl Books {
                     share(req.cpu_millis, pool.allocatable.cpu_millis).max(share(req.memory, pool.allocatable.memory));
                 let share_cost = Money::from_micros((pool.hourly_cost.micros() as f64 * fraction).ceil() as i64);
                 let key = (share_cost.micros(), pool.provisioning_seconds, pool.name.as_str());
-                if best.as_ref().is_none_or(|(_, k)| key < *k) {
-                    best = Some((PoolChoice { pool: i, share_cost }, key));
-                }
+                feasible.push((PoolChoice { pool: i, share_cost }, key));
             }
             verdicts.push((pool.name.clone(), reasons));
         }
-        (best.map(|(c, _)| c), verdicts)
+        feasible.sort_by(|a, b| a.1.cmp(&b.1));
+        (feasible.into_iter().map(|(c, _)| c).collect(), verdicts)
     }
 
     /// Records a pod waiting for pool `i`: it takes room on a planned node, or plans a new one.

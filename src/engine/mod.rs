@@ -279,13 +279,11 @@ fn run_score<'a>(
         ScorePlugin::NodeResourcesFit => out.extend(feasible.iter().map(|&n| r.fit.score(cluster, pod, n))),
         ScorePlugin::PodTopologySpread => {
             let state = SpreadScore::new(cluster, pod.pod, feasible, r.spread_defaults, ctx.spread_selector.as_ref());
-            out.extend(
-                feasible.iter().enumerate().map(
-                    |(i, &n)| {
-                        if state.is_empty() { 0 } else { state.score(cluster, i, n) }
-                    },
-                ),
-            );
+            out.extend(feasible.iter().enumerate().map(
+                |(i, &n)| {
+                    if state.is_empty() { 0 } else { state.score(cluster, i, n) }
+                },
+            ));
             state.normalize(out);
         }
         ScorePlugin::InterPodAffinity => {
@@ -527,7 +525,9 @@ fn decide(
         });
     let rate_wait = checks.iter().position(|c| c.rate_limited);
     let consider_pools = !r.pools.is_empty() && (vm.is_none() || explain);
-    let (pool, pool_verdicts) = if consider_pools { books.check_pools(r.pools, pod, &req) } else { (None, Vec::new()) };
+    let (pool_choices, pool_verdicts) =
+        if consider_pools { books.check_pools(r.pools, pod, &req) } else { (Vec::new(), Vec::new()) };
+    let pool = pool_choices.first().copied();
 
     let node_outcome = vm.map(|(node, score)| Outcome::Node { node: cluster.nodes[node].name.clone(), score });
     let burst_outcome = best_target.map(|(i, size, cost)| {
@@ -541,7 +541,7 @@ fn decide(
             },
         )
     });
-    let pool_wait = |why: String| {
+    let pool_wait = |pool: Option<burst::PoolChoice>, why: String| {
         pool.map(|c| {
             let p = &r.pools[c.pool];
             (
@@ -591,14 +591,16 @@ fn decide(
         BurstMode::CostAware if burst_outcome.is_some() => {
             let (i, burst) = burst_outcome.clone().expect("checked above");
             let burst_cost = best_target.map_or(Money::ZERO, |(_, _, c)| c);
-            match pool {
-                Some(c)
-                    if r.pools[c.pool].provisioning_seconds <= terms.max_wait_seconds
-                        && r.pools[c.pool].provisioning_seconds < terms.expected_lifetime_seconds
-                        && c.share_cost < burst_cost =>
-                {
+            // The cheapest pool whose node comes within the pod's tolerance and lifetime, not
+            // merely the cheapest pool: a cheaper but slower one must not hide it.
+            let timely = pool_choices.iter().copied().find(|c| {
+                let seconds = r.pools[c.pool].provisioning_seconds;
+                seconds <= terms.max_wait_seconds && seconds < terms.expected_lifetime_seconds
+            });
+            match timely {
+                Some(c) if c.share_cost < burst_cost => {
                     let p = &r.pools[c.pool];
-                    pool_wait(format!(
+                    let why = format!(
                         "waiting {} s for a new {} node costs {}/h for the pod's share against {}/h on {}, \
                          within the pod's {} s tolerance",
                         p.provisioning_seconds,
@@ -607,8 +609,8 @@ fn decide(
                         burst_cost,
                         r.targets[i].name,
                         terms.max_wait_seconds
-                    ))
-                    .map(|(pi, o)| {
+                    );
+                    pool_wait(Some(c), why).map(|(pi, o)| {
                         pool_index = Some(pi);
                         o
                     })
@@ -619,7 +621,7 @@ fn decide(
                 }
             }
         }
-        BurstMode::Never => pool_wait(no_burst_reason(BurstMode::Never)).map(|(pi, o)| {
+        BurstMode::Never => pool_wait(pool, no_burst_reason(BurstMode::Never)).map(|(pi, o)| {
             pool_index = Some(pi);
             o
         }),
@@ -629,7 +631,7 @@ fn decide(
                 Some(o)
             }
             None => rate_outcome.or_else(|| {
-                pool_wait(no_burst_reason(terms.mode)).map(|(pi, o)| {
+                pool_wait(pool, no_burst_reason(terms.mode)).map(|(pi, o)| {
                     pool_index = Some(pi);
                     o
                 })
