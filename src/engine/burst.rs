@@ -53,7 +53,7 @@ pub(crate) fn size_and_cost(target: &BurstTarget, pod: &Pod, req: &Resources) ->
     // is already a billed size. (`BurstTarget::size_for` rounds it again, which through a tier
     // table adds the per-pod overhead a second time: Fargate's 0.25 vCPU / 0.5 GiB default
     // became 0.25 vCPU / 1 GiB.)
-    let size = if req.cpu_millis == 0 && req.memory == 0 { target.default_size } else { target.size_for(req)? };
+    let size = target.size_for(req)?;
     let gpus: BTreeMap<String, i64> = target
         .limits
         .gpus
@@ -235,10 +235,19 @@ impl Books {
                 reasons.push("node pool(s) at their maximum size".into());
             }
             if reasons.is_empty() {
-                let share = |used: i64, cap: i64| if cap > 0 { (used as f64 / cap as f64).min(1.0) } else { 0.0 };
-                let fraction =
+                // The pod's share of the node's price: the larger of its cpu and memory shares,
+                // in exact integer arithmetic, rounded up to a micro-unit.
+                let share = |used: i64, cap: i64| -> i128 {
+                    if cap <= 0 {
+                        return 0;
+                    }
+                    let (used, cap) = (i128::from(used.min(cap)), i128::from(cap));
+                    let num = i128::from(pool.hourly_cost.micros()) * used;
+                    num / cap + i128::from(num % cap != 0)
+                };
+                let micros =
                     share(req.cpu_millis, pool.allocatable.cpu_millis).max(share(req.memory, pool.allocatable.memory));
-                let share_cost = Money::from_micros((pool.hourly_cost.micros() as f64 * fraction).ceil() as i64);
+                let share_cost = Money::from_micros(i64::try_from(micros).unwrap_or(i64::MAX));
                 let key = (share_cost.micros(), pool.provisioning_seconds, pool.name.as_str());
                 feasible.push((PoolChoice { pool: i, share_cost }, key));
             }

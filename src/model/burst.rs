@@ -335,10 +335,10 @@ pub struct BurstTarget {
 
 impl BurstTarget {
     /// The instance size for a pod with these effective requests: its cpu and memory rounded by
-    /// the size model, or the default size when it requests neither.
+    /// the size model, or the target's default size, as it stands, when it requests neither.
     pub fn size_for(&self, requests: &Resources) -> Option<InstanceSize> {
         if requests.cpu_millis == 0 && requests.memory == 0 {
-            return self.sizing.size_for(self.default_size.cpu_millis, self.default_size.memory_bytes);
+            return Some(self.default_size);
         }
         self.sizing.size_for(requests.cpu_millis, requests.memory)
     }

@@ -10,7 +10,7 @@ use super::selector::Labels;
 
 /// A cluster-autoscaler node pool (scenario `kind: NodePool`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NodePool {
     /// Pool name.
     pub name: String,
