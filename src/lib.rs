@@ -34,10 +34,16 @@
 //! - `k8s` (feature `k8s`, on by default): conversion of `k8s-openapi` `Pod` and `Node` objects.
 //! - `scenario` (feature `k8s`): multi-document YAML/JSON scenario files with Kubernetes
 //!   objects, workloads and spillway's own documents.
+//! - `backend` (feature `backend`; with `aci`, on by default): burst backends — the async
+//!   `BurstBackend` trait, an in-memory mock with fault injection and the Azure Container
+//!   Instances backend. The engine never calls them; a controller does.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "backend")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backend")))]
+pub mod backend;
 pub mod engine;
 pub mod model;
 

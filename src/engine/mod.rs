@@ -13,6 +13,7 @@
 //! - tie-breaking is a deterministic hash instead of reservoir sampling.
 
 mod burst;
+mod classes;
 mod cluster;
 mod drain;
 mod groups;
@@ -91,6 +92,7 @@ struct PodCtx<'a> {
 /// Buffers reused from pod to pod so the hot loop does not allocate per node.
 #[derive(Default)]
 struct Scratch {
+    classes: classes::Classes,
     reasons: Vec<ReasonId>,
     counts: Vec<usize>,
     feasible: Vec<usize>,
@@ -262,18 +264,36 @@ fn run_score<'a>(
     cluster: &Cluster<'a>,
     r: &Resolved<'_>,
     ctx: &PodCtx<'a>,
+    class: Option<&classes::Class>,
     feasible: &[usize],
     out: &mut Vec<i64>,
 ) {
     let pod = &ctx.info;
+    let nodes = cluster.nodes.len();
     out.clear();
     match plugin {
         ScorePlugin::TaintToleration => {
-            out.extend(feasible.iter().map(|&n| taint_toleration::score(cluster, pod, n)));
+            match class {
+                Some(c) => {
+                    let raw = c
+                        .taint_raw
+                        .get_or_init(|| (0..nodes).map(|n| taint_toleration::score(cluster, pod, n)).collect());
+                    out.extend(feasible.iter().map(|&n| raw[n]));
+                }
+                None => out.extend(feasible.iter().map(|&n| taint_toleration::score(cluster, pod, n))),
+            }
             default_normalize(out, true);
         }
         ScorePlugin::NodeAffinity => {
-            out.extend(feasible.iter().map(|&n| node_affinity::score(cluster, pod, n)));
+            match class {
+                Some(c) if !pod.preferred.is_empty() => {
+                    let raw = c
+                        .affinity_raw
+                        .get_or_init(|| (0..nodes).map(|n| node_affinity::score(cluster, pod, n)).collect());
+                    out.extend(feasible.iter().map(|&n| raw[n]));
+                }
+                _ => out.extend(feasible.iter().map(|&n| node_affinity::score(cluster, pod, n))),
+            }
             default_normalize(out, false);
         }
         ScorePlugin::NodeResourcesFit => out.extend(feasible.iter().map(|&n| r.fit.score(cluster, pod, n))),
@@ -348,6 +368,33 @@ fn place_one<'a>(
     let mut verdicts: Option<BTreeMap<String, NodeVerdict>> = options.explain.then(BTreeMap::new);
 
     let use_subset = r.filters.contains(&FilterPlugin::NodeAffinity);
+    // The pod's equivalence class: static filter verdicts shared with pods of its template.
+    let class = if options.explain {
+        None
+    } else {
+        s.classes.get(pod, || {
+            let mut buf = Vec::new();
+            let mut fail_at = vec![classes::PASS; n];
+            let mut fail_reason = vec![0; n];
+            for node in 0..n {
+                for (i, &f) in r.filters.iter().enumerate().filter(|(_, f)| classes::is_static(**f)) {
+                    buf.clear();
+                    run_filter(f, cluster, r, &ctx, node, &mut buf);
+                    if let Some(&reason) = buf.first() {
+                        fail_at[node] = u8::try_from(i).unwrap_or(classes::PASS - 1);
+                        fail_reason[node] = reason;
+                        break;
+                    }
+                }
+            }
+            classes::Class {
+                fail_at,
+                fail_reason,
+                taint_raw: std::cell::OnceCell::new(),
+                affinity_raw: std::cell::OnceCell::new(),
+            }
+        })
+    };
     for node in 0..n {
         s.reasons.clear();
         // Nodes outside NodeAffinity's PreFilter subset are not evaluated by kube-scheduler;
@@ -359,8 +406,15 @@ fn place_one<'a>(
                 s.counts[s.reasons[0] as usize] += 1;
             }
             None => {
-                for &f in r.filters {
-                    run_filter(f, cluster, r, &ctx, node, &mut s.reasons);
+                for (i, &f) in r.filters.iter().enumerate() {
+                    match &class {
+                        Some(c) if classes::is_static(f) => {
+                            if usize::from(c.fail_at[node]) == i {
+                                s.reasons.push(c.fail_reason[node]);
+                            }
+                        }
+                        _ => run_filter(f, cluster, r, &ctx, node, &mut s.reasons),
+                    }
                     if !s.reasons.is_empty() {
                         break;
                     }
@@ -409,7 +463,7 @@ fn place_one<'a>(
         s.totals.clear();
         s.totals.resize(s.feasible.len(), 0);
         for &(plugin, weight) in &r.scores {
-            run_score(plugin, cluster, r, &ctx, &s.feasible, &mut s.raw);
+            run_score(plugin, cluster, r, &ctx, class.as_deref(), &s.feasible, &mut s.raw);
             for (i, score) in s.raw.iter().enumerate() {
                 s.totals[i] += score * weight;
             }

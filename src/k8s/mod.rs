@@ -52,6 +52,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(feature = "backend")]
+mod burst_spec;
 mod error;
 mod node;
 mod pod;
@@ -59,6 +61,9 @@ mod selector;
 
 use k8s_openapi::api::core::v1 as k;
 
+#[cfg(feature = "backend")]
+#[cfg_attr(docsrs, doc(cfg(feature = "backend")))]
+pub use burst_spec::burst_spec_from_k8s;
 pub use error::{ConversionError, ConversionProblem};
 pub use node::HOURLY_COST_ANNOTATION;
 pub use pod::{IPV6_ONLY_ANNOTATION, LIFETIME_ANNOTATION, MAX_WAIT_ANNOTATION};
