@@ -348,16 +348,13 @@ impl BurstTarget {
     /// virtual-kubelet taint and labels, 1 vCPU / 1.5 GB for pods without requests.
     pub fn aci_like(name: impl Into<String>, region: &str) -> BurstTarget {
         let name = name.into();
-        let labels: Labels = [
+        let labels = labels_of(&[
             ("type", "virtual-kubelet"),
             ("kubernetes.io/role", "agent"),
             ("kubernetes.io/os", "linux"),
             ("topology.kubernetes.io/region", region),
             ("kubernetes.io/hostname", name.as_str()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         BurstTarget {
             backend: "aci".into(),
             labels,
@@ -372,10 +369,14 @@ impl BurstTarget {
                 create_window_seconds: Some(300),
             },
             features: BurstFeatures {
-                volumes: ["emptyDir", "configMap", "secret", "projected", "azureFile", "csi:file.csi.azure.com"]
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
+                volumes: strings(&[
+                    "emptyDir",
+                    "configMap",
+                    "secret",
+                    "projected",
+                    "azureFile",
+                    "csi:file.csi.azure.com",
+                ]),
                 ..BurstFeatures::default()
             },
             start_latency_seconds: 40,
@@ -398,15 +399,12 @@ impl BurstTarget {
     /// `eks.amazonaws.com/compute-type=fargate:NoSchedule`.
     pub fn fargate_like(name: impl Into<String>, region: &str) -> BurstTarget {
         let name = name.into();
-        let labels: Labels = [
+        let labels = labels_of(&[
             ("eks.amazonaws.com/compute-type", "fargate"),
             ("kubernetes.io/os", "linux"),
             ("topology.kubernetes.io/region", region),
             ("kubernetes.io/hostname", name.as_str()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        ]);
         BurstTarget {
             backend: "fargate".into(),
             labels,
@@ -416,10 +414,14 @@ impl BurstTarget {
             default_size: InstanceSize::new(250, 1 << 29),
             quota: BurstQuota::default(),
             features: BurstFeatures {
-                volumes: ["emptyDir", "configMap", "secret", "projected", "downwardAPI", "csi:efs.csi.aws.com"]
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
+                volumes: strings(&[
+                    "emptyDir",
+                    "configMap",
+                    "secret",
+                    "projected",
+                    "downwardAPI",
+                    "csi:efs.csi.aws.com",
+                ]),
                 ..BurstFeatures::default()
             },
             start_latency_seconds: 60,
@@ -432,6 +434,16 @@ impl BurstTarget {
             name,
         }
     }
+}
+
+/// Labels from `(key, value)` pairs (for the presets).
+fn labels_of(pairs: &[(&str, &str)]) -> Labels {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+/// Owned strings (for the presets).
+fn strings(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
 }
 
 #[cfg(test)]
