@@ -1,4 +1,6 @@
-//! Real manifests: every YAML file under `../shared/data/manifests/` (Go templates excepted)
+//! Real manifests: every YAML file under `../shared/data/manifests/` (Go templates excepted; a
+//! byte-for-byte copy with its SOURCE.md lives in `tests/data/manifests/` for checkouts without
+//! the shared data set)
 //! loads onto a model cluster and plans without error, with per-file expectations.
 //!
 //! The model cluster: three zones with two 32-core workers each, a tainted control-plane node
@@ -12,7 +14,10 @@ use std::path::{Path, PathBuf};
 use spillway::scenario::{Scenario, ScenarioBuilder};
 use spillway::{Engine, Outcome, Plan};
 
-const MANIFESTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/manifests");
+/// The shared data set, when the crate sits beside it.
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/manifests");
+/// A byte-for-byte copy kept in the crate (with its SOURCE.md), so the test runs anywhere.
+const VENDORED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/manifests");
 const WORKERS: usize = 6;
 const VIRTUAL: &str = "virtual-node-aci-linux";
 const MASTER: &str = "master-0";
@@ -268,13 +273,38 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The manifests to read: the shared data set when present, else the vendored copy.
+fn manifests_root() -> &'static Path {
+    if Path::new(SHARED).is_dir() { Path::new(SHARED) } else { Path::new(VENDORED) }
+}
+
+#[test]
+fn the_vendored_copy_matches_the_shared_data_set() {
+    let shared = Path::new(SHARED);
+    if !shared.is_dir() {
+        eprintln!("{SHARED} is not here; the vendored copy is used as it stands");
+        return;
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    yaml_files(shared, &mut a);
+    yaml_files(Path::new(VENDORED), &mut b);
+    let rel = |root: &str, files: &[PathBuf]| -> Vec<String> {
+        let mut out: Vec<String> =
+            files.iter().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().into_owned()).collect();
+        out.sort();
+        out
+    };
+    assert_eq!(rel(SHARED, &a), rel(VENDORED, &b), "the same files");
+    for f in &a {
+        let twin = Path::new(VENDORED).join(f.strip_prefix(SHARED).unwrap());
+        assert_eq!(std::fs::read(f).unwrap(), std::fs::read(&twin).unwrap(), "{} differs", twin.display());
+    }
+}
+
 #[test]
 fn every_manifest_loads_and_plans() {
-    let root = Path::new(MANIFESTS);
-    assert!(
-        root.is_dir(),
-        "{MANIFESTS} is missing: this test needs the shared data set beside the crate (CI has it at ../shared/data)"
-    );
+    let root = manifests_root();
+    assert!(root.is_dir(), "{} is missing", root.display());
     let mut files = Vec::new();
     yaml_files(root, &mut files);
     files.sort();
