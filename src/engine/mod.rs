@@ -296,7 +296,10 @@ fn run_score<'a>(
             }
             default_normalize(out, false);
         }
-        ScorePlugin::NodeResourcesFit => out.extend(feasible.iter().map(|&n| r.fit.score(cluster, pod, n))),
+        ScorePlugin::NodeResourcesFit => {
+            let scored = r.fit.prepare(pod);
+            out.extend(feasible.iter().map(|&n| r.fit.score(cluster, &scored, n)));
+        }
         ScorePlugin::PodTopologySpread => {
             let state = SpreadScore::new(cluster, pod.pod, feasible, r.spread_defaults, ctx.spread_selector.as_ref());
             out.extend(feasible.iter().enumerate().map(
@@ -322,7 +325,8 @@ fn run_score<'a>(
             if r.balanced.iter().flatten().all(|&id| pod.request(id) == 0) {
                 out.resize(feasible.len(), 0);
             } else {
-                out.extend(feasible.iter().map(|&n| balanced_allocation::score(cluster, &r.balanced, pod, n)));
+                let requests = balanced_allocation::prepare(&r.balanced, pod);
+                out.extend(feasible.iter().map(|&n| balanced_allocation::score(cluster, &requests, n)));
             }
         }
     }
@@ -395,6 +399,21 @@ fn place_one<'a>(
             }
         })
     };
+    // The filters that can fail for this pod, with their position in the profile: a filter
+    // that passes every node for this pod (no host ports, no spread constraints, no inter-pod
+    // terms) is left out of the per-node loop.
+    let active: Vec<(usize, FilterPlugin)> = r
+        .filters
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|&(_, f)| match f {
+            FilterPlugin::NodePorts => !pod.host_ports.is_empty(),
+            FilterPlugin::PodTopologySpread => ctx.spread.as_ref().is_some_and(|sp| !sp.is_empty()),
+            FilterPlugin::InterPodAffinity => ctx.affinity.as_ref().is_some_and(|a| !a.passes_all(&ctx.terms)),
+            _ => true,
+        })
+        .collect();
     for node in 0..n {
         s.reasons.clear();
         // Nodes outside NodeAffinity's PreFilter subset are not evaluated by kube-scheduler;
@@ -406,7 +425,7 @@ fn place_one<'a>(
                 s.counts[s.reasons[0] as usize] += 1;
             }
             None => {
-                for (i, &f) in r.filters.iter().enumerate() {
+                for &(i, f) in &active {
                     match &class {
                         Some(c) if classes::is_static(f) => {
                             if usize::from(c.fail_at[node]) == i {

@@ -7,43 +7,45 @@
 //! node does not offer, and extended resources the pod does not request, are left out. Pods that
 //! request nothing are not scored (kube-scheduler skips the plugin for them).
 
-use crate::engine::cluster::{Cluster, ResourceId};
+use crate::engine::cluster::{Cluster, EPHEMERAL, ResourceId};
 use crate::engine::pod_info::PodInfo;
 
 use super::MAX_NODE_SCORE;
 
-/// `resources` are the configured resources (None: the name is unknown to the cluster, so no
-/// node offers it and it is skipped).
-pub(crate) fn score(cluster: &Cluster<'_>, resources: &[Option<ResourceId>], pod: &PodInfo<'_>, node: usize) -> i64 {
-    let mut fractions = [0f64; 16];
-    let mut extra: Vec<f64> = Vec::new();
-    let mut count = 0usize;
-    let mut total = 0f64;
-    for &id in resources.iter().flatten() {
+/// The pod's real requests of the configured resources (`None`: no node offers the name),
+/// resolved once per pod; extended resources the pod does not request are left out.
+pub(crate) fn prepare(resources: &[Option<ResourceId>], pod: &PodInfo<'_>) -> Vec<(ResourceId, i64)> {
+    resources
+        .iter()
+        .flatten()
+        .map(|&id| (id, pod.request(id)))
+        .filter(|&(id, req)| id <= EPHEMERAL || req != 0)
+        .collect()
+}
+
+/// The node's score; `requests` comes from [`prepare`].
+pub(crate) fn score(cluster: &Cluster<'_>, requests: &[(ResourceId, i64)], node: usize) -> i64 {
+    let fraction = |&(id, req): &(ResourceId, i64)| {
         let alloc = cluster.alloc(node, id);
-        if alloc == 0 {
-            continue;
-        }
-        let pod_req = pod.request(id);
-        if id > super::super::cluster::EPHEMERAL && pod_req == 0 {
-            continue;
-        }
-        let f = ((cluster.requested(node, id) + pod_req) as f64 / alloc as f64).min(1.0);
-        total += f;
-        if count < fractions.len() {
-            fractions[count] = f;
-        } else {
-            extra.push(f);
-        }
-        count += 1;
-    }
-    let all = fractions[..count.min(fractions.len())].iter().chain(extra.iter());
-    let std = match count {
-        0 | 1 => 0.0,
-        2 => ((fractions[0] - fractions[1]) / 2.0).abs(),
-        n => {
-            let mean = total / n as f64;
-            (all.map(|f| (f - mean) * (f - mean)).sum::<f64>() / n as f64).sqrt()
+        (alloc != 0).then(|| ((cluster.requested(node, id) + req) as f64 / alloc as f64).min(1.0))
+    };
+    let std = match requests {
+        // The default (cpu and memory): two fractions, std = |f1 − f2| / 2.
+        [a, b] => match (fraction(a), fraction(b)) {
+            (Some(x), Some(y)) => ((x - y) / 2.0).abs(),
+            _ => 0.0,
+        },
+        _ => {
+            // Other configurations (rare): kube's two-pass population standard deviation.
+            let fs: Vec<f64> = requests.iter().filter_map(fraction).collect();
+            match fs.len() {
+                0 | 1 => 0.0,
+                2 => ((fs[0] - fs[1]) / 2.0).abs(),
+                n => {
+                    let mean = fs.iter().sum::<f64>() / n as f64;
+                    (fs.iter().map(|f| (f - mean) * (f - mean)).sum::<f64>() / n as f64).sqrt()
+                }
+            }
         }
     };
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64

@@ -42,6 +42,14 @@ fn add<'a>(map: &mut HashMap<Domain<'a>, i64>, labels: &'a Labels, key: &'a str,
 }
 
 impl<'a> AffinityFilter<'a> {
+    /// True when the filter passes every node: the pod has no required terms and no placed
+    /// pod's required anti-affinity selects it.
+    pub(crate) fn passes_all(&self, terms: &PodTerms<'a>) -> bool {
+        terms.required_affinity.is_empty()
+            && terms.required_anti_affinity.is_empty()
+            && self.existing_anti_affinity.is_empty()
+    }
+
     /// kube-scheduler's PreFilter: count, per domain, the placed pods relevant to `pod`.
     pub(crate) fn new(cluster: &Cluster<'a>, pod: &'a Pod, terms: &PodTerms<'a>) -> AffinityFilter<'a> {
         let mut state = AffinityFilter::default();

@@ -83,17 +83,49 @@ impl Fit {
         }
     }
 
-    /// The node's score 0–100 under the configured strategy (no further normalisation).
-    pub(crate) fn score(&self, cluster: &Cluster<'_>, pod: &PodInfo<'_>, node: usize) -> i64 {
+    /// What the score needs of `pod`, resolved once per pod: for each scored resource the node
+    /// side to read and the pod's request (non-zero defaulted for cpu and memory). Extended
+    /// resources the pod does not request are left out, as kube-scheduler skips them.
+    pub(crate) fn prepare(&self, pod: &PodInfo<'_>) -> Vec<Scored> {
+        self.resources
+            .iter()
+            .filter_map(|&(id, weight)| {
+                let id = id?;
+                let (side, request) = match id {
+                    CPU => (Side::NonZeroCpu, pod.nz_cpu),
+                    MEMORY => (Side::NonZeroMemory, pod.nz_mem),
+                    EPHEMERAL => (Side::Requested, pod.request(id)),
+                    _ => {
+                        let req = pod.request(id);
+                        if req == 0 {
+                            return None;
+                        }
+                        (Side::Requested, req)
+                    }
+                };
+                Some(Scored { id, side, request, weight })
+            })
+            .collect()
+    }
+
+    /// The node's score 0–100 under the configured strategy (no further normalisation);
+    /// `scored` comes from [`prepare`](Self::prepare).
+    pub(crate) fn score(&self, cluster: &Cluster<'_>, scored: &[Scored], node: usize) -> i64 {
         let mut node_score = 0i64;
         let mut weight_sum = 0i64;
         let mut rtcr_sum = 0i64;
-        for &(id, weight) in &self.resources {
-            let Some(id) = id else { continue };
-            let (alloc, requested) = allocatable_and_requested(cluster, pod, node, id);
+        for r in scored {
+            let alloc = cluster.alloc(node, r.id);
             if alloc == 0 {
                 continue;
             }
+            let on_node = match r.side {
+                Side::NonZeroCpu => cluster.nz_cpu[node],
+                Side::NonZeroMemory => cluster.nz_mem[node],
+                Side::Requested => cluster.requested(node, r.id),
+            };
+            let requested = on_node + r.request;
+            let weight = r.weight;
             match self.strategy {
                 ScoringStrategyType::LeastAllocated => {
                     let s = if requested > alloc { 0 } else { (alloc - requested) * MAX_NODE_SCORE / alloc };
@@ -124,19 +156,23 @@ impl Fit {
     }
 }
 
-/// kube-scheduler's `calculateResourceAllocatableRequest`: cpu and memory use the non-zero
-/// defaulted requests of the node and the pod; an extended resource the pod does not request
-/// counts as not offered (so it is skipped).
-fn allocatable_and_requested(cluster: &Cluster<'_>, pod: &PodInfo<'_>, node: usize, id: ResourceId) -> (i64, i64) {
-    match id {
-        CPU => (cluster.alloc(node, CPU), cluster.nz_cpu[node] + pod.nz_cpu),
-        MEMORY => (cluster.alloc(node, MEMORY), cluster.nz_mem[node] + pod.nz_mem),
-        EPHEMERAL => (cluster.alloc(node, id), cluster.requested(node, id) + pod.request(id)),
-        _ => {
-            let req = pod.request(id);
-            if req == 0 { (0, 0) } else { (cluster.alloc(node, id), cluster.requested(node, id) + req) }
-        }
-    }
+/// Which node-side amount a scored resource compares with (kube-scheduler's
+/// `calculateResourceAllocatableRequest`: cpu and memory use the non-zero defaulted requests of
+/// the pods on the node, other resources their real requests).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Side {
+    NonZeroCpu,
+    NonZeroMemory,
+    Requested,
+}
+
+/// One scored resource of one pod.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Scored {
+    id: ResourceId,
+    side: Side,
+    request: i64,
+    weight: i64,
 }
 
 /// The piecewise-linear shape function (integer arithmetic, as kube-scheduler).

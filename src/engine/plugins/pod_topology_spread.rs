@@ -161,6 +161,11 @@ pub(crate) struct SpreadFilter<'a> {
 }
 
 impl<'a> SpreadFilter<'a> {
+    /// True when the pod has no `DoNotSchedule` constraint (the filter passes every node).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.constraints.is_empty()
+    }
+
     pub(crate) fn new(
         cluster: &Cluster<'a>,
         pod: &'a Pod,
