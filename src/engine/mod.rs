@@ -317,8 +317,13 @@ fn run_score<'a>(
                 r.inter_pod.hard_pod_affinity_weight,
                 r.inter_pod.ignore_preferred_terms_of_existing_pods,
             );
-            out.extend(feasible.iter().map(|&n| state.score(&cluster.nodes[n].labels)));
-            state.normalize(out);
+            if state.is_empty() {
+                // Nothing counted: every node scores 0 (kube skips the plugin).
+                out.resize(feasible.len(), 0);
+            } else {
+                out.extend(feasible.iter().map(|&n| state.score(&cluster.nodes[n].labels)));
+                state.normalize(out);
+            }
         }
         ScorePlugin::NodeResourcesBalancedAllocation => {
             // kube-scheduler skips the plugin for pods that request none of its resources.
@@ -494,14 +499,19 @@ fn place_one<'a>(
                 }
             }
         }
+        // Highest total; among equal totals the smallest tie key (computed only on a tie).
         let mut best = 0;
+        let mut best_key: Option<u64> = None;
         for i in 1..s.feasible.len() {
-            let (a, b) = (s.feasible[i], s.feasible[best]);
-            let better = s.totals[i] > s.totals[best]
-                || (s.totals[i] == s.totals[best]
-                    && tie_key(info.hash, cluster.name_hash[a]) < tie_key(info.hash, cluster.name_hash[b]));
-            if better {
+            let (total, top) = (s.totals[i], s.totals[best]);
+            if total < top {
+                continue;
+            }
+            let key = tie_key(info.hash, cluster.name_hash[s.feasible[i]]);
+            let top_key = *best_key.get_or_insert_with(|| tie_key(info.hash, cluster.name_hash[s.feasible[best]]));
+            if total > top || key < top_key {
                 best = i;
+                best_key = Some(key);
             }
         }
         if let Some(verdicts) = verdicts.as_mut() {

@@ -187,6 +187,11 @@ impl<'a> AffinityScore<'a> {
         state
     }
 
+    /// True when no domain has a score (the plugin gives every node 0).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.topology.is_empty()
+    }
+
     /// Raw score of a node: the sums of the domains it belongs to.
     pub(crate) fn score(&self, labels: &Labels) -> i64 {
         self.topology.iter().filter_map(|(key, values)| labels.get(*key).and_then(|v| values.get(v.as_str()))).sum()
