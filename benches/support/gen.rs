@@ -4,8 +4,8 @@
 #![allow(dead_code)] // Each bench uses part of the generators.
 
 use spillway::model::{
-    BurstTarget, LabelSelector, NodeSelectorOperator, NodeSelectorRequirement, NodeSelectorTerm, PodAffinityTerm,
-    PreferredSchedulingTerm, TopologySpreadConstraint, WhenUnsatisfiable,
+    BurstTarget, LabelSelector, NodeSelectorOperator, NodeSelectorRequirement, NodeSelectorTerm, POD_GROUP_LABEL,
+    PodAffinityTerm, PodGroup, PreferredSchedulingTerm, TopologySpreadConstraint, WhenUnsatisfiable,
 };
 use spillway::{Node, Pod, Resources, Snapshot, Taint, TaintEffect, Toleration};
 
@@ -80,6 +80,28 @@ impl Mix {
 /// taint, 2% are cordoned, 10% are spot (PreferNoSchedule); placed pods fill each node to
 /// `fill_percent` of its CPU. The burst mix adds an ACI-like target.
 pub fn cluster(n: usize, fill_percent: i64, with_target: bool, g: &mut Gen) -> Snapshot {
+    let (nodes, pods) = cluster_parts(n, fill_percent, g);
+    let targets = if with_target { vec![BurstTarget::aci_like("aci-eastus", "eastus")] } else { Vec::new() };
+    let mut snapshot = Snapshot::with_burst(nodes, targets, pods).expect("consistent snapshot");
+    if with_target {
+        // Room for the whole burst: a raised quota, as a large customer has.
+        let t = BurstTarget {
+            quota: spillway::model::BurstQuota {
+                max_cpu_millis: Some(10_000_000),
+                max_instances: Some(100_000),
+                ..Default::default()
+            },
+            ..BurstTarget::aci_like("aci-eastus", "eastus")
+        };
+        snapshot =
+            Snapshot::with_burst(snapshot.nodes().to_vec(), vec![t], snapshot.pods().to_vec()).expect("consistent");
+    }
+    snapshot
+}
+
+/// The nodes and placed pods of [`cluster`], before they become a snapshot (same draws, same
+/// result), for benches that time the snapshot build itself.
+pub fn cluster_parts(n: usize, fill_percent: i64, g: &mut Gen) -> (Vec<Node>, Vec<Pod>) {
     let mut nodes = Vec::with_capacity(n);
     let mut pods = Vec::new();
     for i in 0..n {
@@ -116,22 +138,7 @@ pub fn cluster(n: usize, fill_percent: i64, with_target: bool, g: &mut Gen) -> S
         }
         nodes.push(node);
     }
-    let targets = if with_target { vec![BurstTarget::aci_like("aci-eastus", "eastus")] } else { Vec::new() };
-    let mut snapshot = Snapshot::with_burst(nodes, targets, pods).expect("consistent snapshot");
-    if with_target {
-        // Room for the whole burst: a raised quota, as a large customer has.
-        let t = BurstTarget {
-            quota: spillway::model::BurstQuota {
-                max_cpu_millis: Some(10_000_000),
-                max_instances: Some(100_000),
-                ..Default::default()
-            },
-            ..BurstTarget::aci_like("aci-eastus", "eastus")
-        };
-        snapshot =
-            Snapshot::with_burst(snapshot.nodes().to_vec(), vec![t], snapshot.pods().to_vec()).expect("consistent");
-    }
-    snapshot
+    (nodes, pods)
 }
 
 fn selector(app: &str) -> LabelSelector {
@@ -212,4 +219,70 @@ fn basic_rules(pod: &mut Pod, g: &mut Gen) {
         2 => pod.tolerations.push(Toleration::equal("dedicated", "ml", Some(TaintEffect::NoSchedule))),
         _ => {}
     }
+}
+
+/// `count` placed pods (500m, 1Gi, one of 200 `app` labels) spread round-robin over `nodes`:
+/// 30,000 pods on 5,000 nodes is 6 a node, 3 vCPU, which fits every shape of [`cluster_parts`].
+pub fn placed_round_robin(nodes: &[Node], count: usize, g: &mut Gen) -> Vec<Pod> {
+    (0..count)
+        .map(|i| {
+            let node = &nodes[i % nodes.len()].name;
+            Pod::new("placed", format!("rr-{i:06}"))
+                .with_container(res("500m", "1Gi"))
+                .with_label("app", format!("svc-{}", g.below(200)))
+                .on_node(node)
+        })
+        .collect()
+}
+
+/// `count` pending pods in gangs (pod groups, label [`POD_GROUP_LABEL`]) of 4, 8, 16 or 32
+/// members, 1–2 vCPU and 2–4 GiB each, in namespace `batch`, with the groups to pass to
+/// `Snapshot::with_groups`: 75% need every member (`minMember` = size), 15% are elastic
+/// (half), and 10% wait for members not created yet (`minMember` = size + 2), so the engine
+/// places them and rolls them back. A quarter of the gangs spread their members one per node
+/// (hostname anti-affinity), as MPI workers do.
+pub fn gangs(count: usize, g: &mut Gen) -> (Vec<Pod>, Vec<PodGroup>) {
+    let mut pods = Vec::with_capacity(count);
+    let mut groups = Vec::new();
+    while pods.len() < count {
+        let k = groups.len();
+        let size = (*g.pick(&[4usize, 8, 16, 32])).min(count - pods.len());
+        let name = format!("gang-{k:04}");
+        let min = match g.below(20) {
+            0..=14 => size,
+            15..=17 => size.div_ceil(2),
+            _ => size + 2,
+        };
+        let spread_out = g.below(4) == 0;
+        let (cpu, mem) = (*g.pick(&["1", "1500m", "2"]), *g.pick(&["2Gi", "3Gi", "4Gi"]));
+        for m in 0..size {
+            let i = pods.len();
+            let mut pod = Pod::new("batch", format!("{name}-{m:02}"))
+                .with_container(res(cpu, mem))
+                .with_label("app", &name)
+                .with_label(POD_GROUP_LABEL, &name);
+            pod.creation_order = i as i64;
+            if spread_out {
+                pod.pod_anti_affinity.required.push(term("kubernetes.io/hostname", &name));
+            }
+            pods.push(pod);
+        }
+        groups.push(PodGroup::new("batch", name, min as u32));
+    }
+    (pods, groups)
+}
+
+/// `count` pods of the burst mix already running on burst target `target`, owned by one
+/// ReplicaSet per `app` (20 pods each): what drain-back moves home once VM capacity returns.
+pub fn running_on_target(count: usize, target: &str, g: &mut Gen) -> Vec<Pod> {
+    pending(Mix::Burst, count, g)
+        .into_iter()
+        .map(|mut pod| {
+            pod.name = format!("burst-{}", pod.name);
+            pod.uid = pod.key();
+            pod.owner_kind = Some("ReplicaSet".into());
+            pod.owner_name = pod.labels.get("app").cloned();
+            pod.on_node(target)
+        })
+        .collect()
 }
