@@ -5,7 +5,7 @@
 //! The counts are computed once per pending pod over every placed and assumed pod (kube's
 //! PreFilter/PreScore), so each node check is a few hash lookups.
 
-use std::collections::HashMap;
+use crate::engine::fxhash::FxHashMap as HashMap;
 
 use crate::engine::cluster::Cluster;
 use crate::engine::reasons::{AFFINITY_RULES, ANTI_AFFINITY_RULES, EXISTING_ANTI_AFFINITY, ReasonId};

@@ -4,7 +4,7 @@
 //! Counts are computed once per pending pod over every node and its placed and assumed pods
 //! (kube's PreFilter/PreScore); each node check is then a hash lookup per constraint.
 
-use std::collections::HashMap;
+use crate::engine::fxhash::FxHashMap as HashMap;
 
 use crate::engine::cluster::Cluster;
 use crate::engine::matchers::{Matcher, Part, Scope};
@@ -241,7 +241,7 @@ impl<'a> SpreadScore<'a> {
         if constraints.is_empty() {
             return state;
         }
-        let mut counts: Vec<HashMap<&'a str, i64>> = vec![HashMap::new(); constraints.len()];
+        let mut counts: Vec<HashMap<&'a str, i64>> = vec![HashMap::default(); constraints.len()];
         let mut ignored = Vec::with_capacity(candidates.len());
         for &n in candidates {
             let labels = &cluster.nodes[n].labels;
