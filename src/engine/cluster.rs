@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use crate::model::{HostPort, Labels, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect, WorkloadSelector};
 
 use std::cell::{Ref, RefCell};
+use std::rc::Rc;
 
 use super::matchers::{Counts, Matcher};
 use super::reasons::{ReasonId, ReasonTable};
@@ -80,6 +81,18 @@ pub(crate) struct Member<'a> {
     nz_mem: i64,
 }
 
+/// A node without the topology key is in no domain.
+pub(crate) const NO_DOMAIN: u32 = u32::MAX;
+
+/// The domains of one topology key.
+#[derive(Debug)]
+pub(crate) struct Domains {
+    /// Per node: its domain id, or [`NO_DOMAIN`].
+    pub(crate) of_node: Vec<u32>,
+    /// Number of domains (distinct values).
+    pub(crate) count: usize,
+}
+
 /// Mutable per-node state for one placement run.
 #[derive(Debug)]
 pub(crate) struct Cluster<'s> {
@@ -98,6 +111,8 @@ pub(crate) struct Cluster<'s> {
     pub(crate) workloads: &'s [WorkloadSelector],
     /// Per-node counts of the pods each matcher selects, updated as placements are assumed.
     counts: RefCell<Counts>,
+    /// Topology domains per key, built on first use.
+    domains: RefCell<super::fxhash::FxHashMap<String, Rc<Domains>>>,
     pub(crate) resources: ResourceIndex,
     /// Number of dense resources (row width of `alloc` and `requested`).
     pub(crate) width: usize,
@@ -173,6 +188,7 @@ impl<'s> Cluster<'s> {
             namespaces: namespace_labels(snapshot, pending),
             workloads: snapshot.workload_selectors(),
             counts: RefCell::new(Counts::default()),
+            domains: RefCell::default(),
             no_labels: Labels::new(),
             width,
             alloc: vec![0; n * width],
@@ -209,6 +225,29 @@ impl<'s> Cluster<'s> {
             c.assume(node, pod, PodTerms::new(pod, hard_weight), &sparse, nz.cpu_millis, nz.memory);
         }
         c
+    }
+
+    /// The topology domains of `key`: each node's domain id (by its value of the label), so
+    /// per-node checks index arrays instead of comparing label strings.
+    pub(crate) fn domains(&self, key: &str) -> Rc<Domains> {
+        if let Some(d) = self.domains.borrow().get(key) {
+            return Rc::clone(d);
+        }
+        let mut ids: super::fxhash::FxHashMap<&str, u32> = super::fxhash::FxHashMap::default();
+        let of_node = self
+            .nodes
+            .iter()
+            .map(|n| match n.labels.get(key) {
+                None => NO_DOMAIN,
+                Some(v) => {
+                    let next = ids.len() as u32;
+                    *ids.entry(v.as_str()).or_insert(next)
+                }
+            })
+            .collect();
+        let d = Rc::new(Domains { of_node, count: ids.len() });
+        self.domains.borrow_mut().insert(key.to_string(), Rc::clone(&d));
+        d
     }
 
     /// The per-node counts of the placed and assumed pods `matcher` selects.

@@ -84,7 +84,7 @@ struct Resolved<'a> {
 struct PodCtx<'a> {
     info: PodInfo<'a>,
     terms: PodTerms<'a>,
-    affinity: Option<AffinityFilter<'a>>,
+    affinity: Option<AffinityFilter>,
     spread: Option<SpreadFilter<'a>>,
     /// The selector of the pod's default spread constraints (when it has none of its own).
     spread_selector: Option<crate::model::LabelSelector>,
@@ -246,13 +246,12 @@ fn run_filter(
         FilterPlugin::NodePorts => node_ports::filter(cluster, pod, node, out),
         FilterPlugin::NodeResourcesFit => r.fit.filter(cluster, pod, node, out),
         FilterPlugin::PodTopologySpread => {
-            if let Some(reason) = ctx.spread.as_ref().and_then(|s| s.filter(&cluster.nodes[node].labels)) {
+            if let Some(reason) = ctx.spread.as_ref().and_then(|s| s.filter(node)) {
                 out.push(reason);
             }
         }
         FilterPlugin::InterPodAffinity => {
-            if let Some(reason) = ctx.affinity.as_ref().and_then(|a| a.filter(&ctx.terms, &cluster.nodes[node].labels))
-            {
+            if let Some(reason) = ctx.affinity.as_ref().and_then(|a| a.filter(node)) {
                 out.push(reason);
             }
         }

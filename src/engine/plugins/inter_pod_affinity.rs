@@ -7,25 +7,30 @@
 
 use crate::engine::fxhash::FxHashMap as HashMap;
 
-use crate::engine::cluster::Cluster;
+use std::rc::Rc;
+
+use crate::engine::cluster::{Cluster, Domains, NO_DOMAIN};
 use crate::engine::reasons::{AFFINITY_RULES, ANTI_AFFINITY_RULES, EXISTING_ANTI_AFFINITY, ReasonId};
 use crate::engine::terms::{PodTerms, Term, matcher_of};
 use crate::model::{Labels, Pod};
 
 use super::MAX_NODE_SCORE;
 
-/// Topology domain: `(key, value)`.
-type Domain<'a> = (&'a str, &'a str);
+/// Per-domain counts over one topology key's domains.
+type DomainCounts = (Rc<Domains>, Vec<i64>);
 
 /// PreFilter state of one pending pod.
 #[derive(Debug, Default)]
-pub(crate) struct AffinityFilter<'a> {
-    /// Domains holding placed pods that match ALL of the pod's required affinity terms.
-    affinity: HashMap<Domain<'a>, i64>,
-    /// Domains holding placed pods that match one of the pod's required anti-affinity terms.
-    anti_affinity: HashMap<Domain<'a>, i64>,
-    /// Domains blocked by placed pods whose required anti-affinity selects the pod.
-    existing_anti_affinity: HashMap<Domain<'a>, i64>,
+pub(crate) struct AffinityFilter {
+    /// Per required affinity term: placed pods matching ALL of the terms, per domain of its key.
+    affinity: Vec<DomainCounts>,
+    /// Whether any domain holds such a pod (kube: the affinity map is not empty).
+    any_affinity: bool,
+    /// Per required anti-affinity term: placed pods matching it, per domain of its key.
+    anti_affinity: Vec<DomainCounts>,
+    /// Per topology key: domains blocked by placed pods whose required anti-affinity selects
+    /// the pod.
+    existing_anti_affinity: Vec<DomainCounts>,
     /// Whether the pod matches all of its own required affinity terms (first-pod exception).
     matches_own_terms: bool,
 }
@@ -35,84 +40,98 @@ fn matches_all(terms: &[Term<'_>], pod: &Pod, ns: &Labels) -> bool {
     !terms.is_empty() && terms.iter().all(|t| t.matches(pod, ns))
 }
 
-fn add<'a>(map: &mut HashMap<Domain<'a>, i64>, labels: &'a Labels, key: &'a str, by: i64) {
-    if let Some((k, v)) = labels.get_key_value(key) {
-        *map.entry((k.as_str(), v.as_str())).or_insert(0) += by;
+/// Sums per-node counts into the domains of `key`.
+fn per_domain(cluster: &Cluster<'_>, key: &str, per_node: &[u32]) -> DomainCounts {
+    let domains = cluster.domains(key);
+    let mut counts = vec![0i64; domains.count];
+    for (node, &n) in per_node.iter().enumerate() {
+        let d = domains.of_node[node];
+        if n > 0 && d != NO_DOMAIN {
+            counts[d as usize] += i64::from(n);
+        }
     }
+    (domains, counts)
 }
 
-impl<'a> AffinityFilter<'a> {
+impl AffinityFilter {
     /// True when the filter passes every node: the pod has no required terms and no placed
     /// pod's required anti-affinity selects it.
-    pub(crate) fn passes_all(&self, terms: &PodTerms<'a>) -> bool {
+    pub(crate) fn passes_all(&self, terms: &PodTerms<'_>) -> bool {
         terms.required_affinity.is_empty()
             && terms.required_anti_affinity.is_empty()
             && self.existing_anti_affinity.is_empty()
     }
 
     /// kube-scheduler's PreFilter: count, per domain, the placed pods relevant to `pod`.
-    pub(crate) fn new(cluster: &Cluster<'a>, pod: &'a Pod, terms: &PodTerms<'a>) -> AffinityFilter<'a> {
+    pub(crate) fn new<'a>(cluster: &Cluster<'a>, pod: &'a Pod, terms: &PodTerms<'a>) -> AffinityFilter {
         let mut state = AffinityFilter::default();
         let incoming_ns = cluster.namespace_labels(&pod.namespace);
+        let mut existing_keys: HashMap<&str, usize> = HashMap::default();
         for &m in &cluster.with_affinity {
             let member = &cluster.members[m];
-            let labels = &cluster.nodes[member.node].labels;
             for t in &member.terms.required_anti_affinity {
-                if t.matches(pod, incoming_ns) {
-                    add(&mut state.existing_anti_affinity, labels, t.topology_key, 1);
+                if !t.matches(pod, incoming_ns) {
+                    continue;
+                }
+                let slot = *existing_keys.entry(t.topology_key).or_insert_with(|| {
+                    let domains = cluster.domains(t.topology_key);
+                    let counts = vec![0; domains.count];
+                    state.existing_anti_affinity.push((domains, counts));
+                    state.existing_anti_affinity.len() - 1
+                });
+                let (domains, counts) = &mut state.existing_anti_affinity[slot];
+                let d = domains.of_node[member.node];
+                if d != NO_DOMAIN {
+                    counts[d as usize] += 1;
                 }
             }
         }
+        // Keys where no domain is blocked block nothing.
+        state.existing_anti_affinity.retain(|(_, counts)| counts.iter().any(|c| *c > 0));
         // Per-node counts of the placed pods matching all affinity terms, and each anti-affinity
         // term, kept incrementally by the cluster; summed here into topology domains.
         if !terms.required_affinity.is_empty() {
-            let counts = cluster.node_counts(&matcher_of(&terms.required_affinity));
-            for (node, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
-                for t in &terms.required_affinity {
-                    add(&mut state.affinity, &cluster.nodes[node].labels, t.topology_key, i64::from(n));
-                }
+            let per_node = cluster.node_counts(&matcher_of(&terms.required_affinity)).to_vec();
+            for t in &terms.required_affinity {
+                let (domains, counts) = per_domain(cluster, t.topology_key, &per_node);
+                state.any_affinity |= counts.iter().any(|c| *c > 0);
+                state.affinity.push((domains, counts));
             }
             state.matches_own_terms = matches_all(&terms.required_affinity, pod, incoming_ns);
         }
         for t in &terms.required_anti_affinity {
-            let counts = cluster.node_counts(&matcher_of(std::slice::from_ref(t)));
-            for (node, &n) in counts.iter().enumerate().filter(|(_, n)| **n > 0) {
-                add(&mut state.anti_affinity, &cluster.nodes[node].labels, t.topology_key, i64::from(n));
-            }
+            let per_node = cluster.node_counts(&matcher_of(std::slice::from_ref(t))).to_vec();
+            state.anti_affinity.push(per_domain(cluster, t.topology_key, &per_node));
         }
         state
     }
 
     /// The filter, in kube-scheduler's order: the pod's affinity, its anti-affinity, then placed
     /// pods' anti-affinity.
-    pub(crate) fn filter(&self, terms: &PodTerms<'a>, labels: &Labels) -> Option<ReasonId> {
+    pub(crate) fn filter(&self, node: usize) -> Option<ReasonId> {
         let mut pods_exist = true;
-        for t in &terms.required_affinity {
-            match labels.get_key_value(t.topology_key) {
-                None => return Some(AFFINITY_RULES),
-                Some((k, v)) => {
-                    if self.affinity.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0) <= 0 {
-                        pods_exist = false;
-                    }
-                }
+        for (domains, counts) in &self.affinity {
+            let d = domains.of_node[node];
+            if d == NO_DOMAIN {
+                // All topology labels must exist on the node.
+                return Some(AFFINITY_RULES);
+            }
+            if counts[d as usize] <= 0 {
+                pods_exist = false;
             }
         }
         // The first pod of a group with affinity to itself may go anywhere that has the keys.
-        if !(pods_exist || self.affinity.is_empty() && self.matches_own_terms) {
+        if !(pods_exist || !self.any_affinity && self.matches_own_terms) {
             return Some(AFFINITY_RULES);
         }
-        for t in &terms.required_anti_affinity {
-            if let Some((k, v)) = labels.get_key_value(t.topology_key)
-                && self.anti_affinity.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0) > 0
-            {
-                return Some(ANTI_AFFINITY_RULES);
-            }
+        let blocked = |(domains, counts): &DomainCounts| {
+            let d = domains.of_node[node];
+            d != NO_DOMAIN && counts[d as usize] > 0
+        };
+        if self.anti_affinity.iter().any(blocked) {
+            return Some(ANTI_AFFINITY_RULES);
         }
-        if !self.existing_anti_affinity.is_empty()
-            && labels
-                .iter()
-                .any(|(k, v)| self.existing_anti_affinity.get(&(k.as_str(), v.as_str())).is_some_and(|c| *c > 0))
-        {
+        if self.existing_anti_affinity.iter().any(blocked) {
             return Some(EXISTING_ANTI_AFFINITY);
         }
         None

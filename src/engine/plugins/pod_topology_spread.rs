@@ -6,7 +6,9 @@
 
 use crate::engine::fxhash::FxHashMap as HashMap;
 
-use crate::engine::cluster::Cluster;
+use std::rc::Rc;
+
+use crate::engine::cluster::{Cluster, Domains, NO_DOMAIN};
 use crate::engine::matchers::{Matcher, Part, Scope};
 use crate::engine::plugins::node_affinity::matches_required;
 use crate::engine::reasons::{ReasonId, SPREAD, SPREAD_MISSING_LABEL};
@@ -153,10 +155,9 @@ fn has_all_keys(labels: &Labels, constraints: &[Constraint<'_>]) -> bool {
 #[derive(Debug, Default)]
 pub(crate) struct SpreadFilter<'a> {
     constraints: Vec<Constraint<'a>>,
-    /// Matching pods per domain `(key, value)`, over eligible nodes.
-    matches: HashMap<(&'a str, &'a str), i64>,
-    /// Per key: the smallest domain count and the number of domains.
-    minimum: HashMap<&'a str, (i64, i64)>,
+    /// Per constraint: the key's domains, matching pods per domain over eligible nodes, and the
+    /// smallest count (`minDomains` applied).
+    per_constraint: Vec<(Rc<Domains>, Vec<i64>, i64)>,
     self_match: Vec<bool>,
 }
 
@@ -179,19 +180,24 @@ impl<'a> SpreadFilter<'a> {
         }
         let eligible: Vec<bool> = cluster.nodes.iter().map(|n| has_all_keys(&n.labels, &constraints)).collect();
         for c in &constraints {
+            let domains = cluster.domains(c.key);
             let per_node = cluster.node_counts(&c.matcher(&pod.namespace));
+            // Domains with at least one eligible node, and their matching pods.
+            let mut counts = vec![0i64; domains.count];
+            let mut present = vec![false; domains.count];
             for (i, node) in cluster.nodes.iter().enumerate() {
-                if !eligible[i] || !c.includes(pod, node) {
+                let d = domains.of_node[i];
+                if d == NO_DOMAIN || !eligible[i] || !c.includes(pod, node) {
                     continue;
                 }
-                let Some((k, v)) = node.labels.get_key_value(c.key) else { continue };
-                *state.matches.entry((k.as_str(), v.as_str())).or_insert(0) += i64::from(per_node[i]);
+                present[d as usize] = true;
+                counts[d as usize] += i64::from(per_node[i]);
             }
-        }
-        for (&(key, _), &n) in &state.matches {
-            let e = state.minimum.entry(key).or_insert((i64::MAX, 0));
-            e.0 = e.0.min(n);
-            e.1 += 1;
+            let domain_count = present.iter().filter(|p| **p).count() as i64;
+            // kube's critical path starts at MaxInt32 when no domain is eligible.
+            let min = counts.iter().zip(&present).filter(|(_, p)| **p).map(|(c, _)| *c).min();
+            let min = if domain_count < c.min_domains { 0 } else { min.unwrap_or(i64::from(i32::MAX)) };
+            state.per_constraint.push((domains, counts, min));
         }
         state.self_match = constraints.iter().map(|c| c.matches_self(pod)).collect();
         state.constraints = constraints;
@@ -199,13 +205,15 @@ impl<'a> SpreadFilter<'a> {
     }
 
     /// Fails a node that lacks a constraint's key, or whose domain would exceed `maxSkew`.
-    pub(crate) fn filter(&self, labels: &Labels) -> Option<ReasonId> {
-        for (c, &self_match) in self.constraints.iter().zip(&self.self_match) {
-            let Some((k, v)) = labels.get_key_value(c.key) else { return Some(SPREAD_MISSING_LABEL) };
-            let (min, domains) = self.minimum.get(c.key).copied().unwrap_or((i64::from(i32::MAX), 0));
-            let min = if domains < c.min_domains { 0 } else { min };
-            let count = self.matches.get(&(k.as_str(), v.as_str())).copied().unwrap_or(0);
-            if count + i64::from(self_match) - min > c.max_skew {
+    pub(crate) fn filter(&self, node: usize) -> Option<ReasonId> {
+        for ((c, &self_match), (domains, counts, min)) in
+            self.constraints.iter().zip(&self.self_match).zip(&self.per_constraint)
+        {
+            let d = domains.of_node[node];
+            if d == NO_DOMAIN {
+                return Some(SPREAD_MISSING_LABEL);
+            }
+            if counts[d as usize] + i64::from(self_match) - min > c.max_skew {
                 return Some(SPREAD);
             }
         }
