@@ -6,7 +6,7 @@
 //! per node, built on first use and updated incrementally by each assumed placement (and each
 //! rollback). A pod of the same template as the previous one finds its counts ready.
 
-use std::collections::HashMap;
+use super::fxhash::FxHashMap as HashMap;
 
 use crate::model::{LabelSelector, Labels, Pod, SelectorOperator};
 
@@ -75,8 +75,9 @@ pub(crate) struct Counts {
     ids: HashMap<Matcher, usize>,
     /// Per matcher: the matcher and its count per node.
     entries: Vec<(Matcher, Vec<u32>)>,
-    /// Matchers by a label their pods must carry; others are always checked.
-    by_label: HashMap<(String, String), Vec<usize>>,
+    /// Matchers by a label their pods must carry (key → value → matchers); others are always
+    /// checked.
+    by_label: HashMap<String, HashMap<String, Vec<usize>>>,
     always: Vec<usize>,
 }
 
@@ -89,7 +90,7 @@ impl Counts {
         let id = self.entries.len();
         let counts = build(matcher);
         match matcher.parts.iter().find_map(Part::pinned_label) {
-            Some(label) => self.by_label.entry(label).or_default().push(id),
+            Some((key, value)) => self.by_label.entry(key).or_default().entry(value).or_default().push(id),
             None => self.always.push(id),
         }
         self.ids.insert(matcher.clone(), id);
@@ -115,8 +116,7 @@ impl Counts {
             touch(id);
         }
         for (k, v) in &pod.labels {
-            // A lookup by borrowed pair needs owned keys; labels are short, so clone.
-            if let Some(ids) = by_label.get(&(k.clone(), v.clone())) {
+            if let Some(ids) = by_label.get(k.as_str()).and_then(|values| values.get(v.as_str())) {
                 for id in ids.iter().copied() {
                     touch(id);
                 }
