@@ -8,7 +8,7 @@
 //! equivalence classes do. Dynamic filters (resources, ports, inter-pod rules) still run per pod.
 
 use std::cell::OnceCell;
-use std::collections::HashMap;
+use super::fxhash::FxHashMap as HashMap;
 use std::rc::Rc;
 
 use crate::model::{FilterPlugin, Labels, NodeAffinity, Pod, Toleration};
