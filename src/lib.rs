@@ -37,6 +37,8 @@
 //! - `backend` (feature `backend`; with `aci`, on by default): burst backends — the async
 //!   `BurstBackend` trait, an in-memory mock with fault injection and the Azure Container
 //!   Instances backend. The engine never calls them; a controller does.
+//! - `runtime` (feature `runtime`, on by default): the reconciler that applies plans through a
+//!   `NodeBinder` and the burst backends, fails over, drains back and recovers after a restart.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -46,6 +48,10 @@
 pub mod backend;
 pub mod engine;
 pub mod model;
+
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod runtime;
 
 #[cfg(feature = "k8s")]
 #[cfg_attr(docsrs, doc(cfg(feature = "k8s")))]

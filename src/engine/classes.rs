@@ -7,8 +7,8 @@
 //! class whose per-node results are computed once per placement run and reused, as Borg's
 //! equivalence classes do. Dynamic filters (resources, ports, inter-pod rules) still run per pod.
 
-use std::cell::OnceCell;
 use super::fxhash::FxHashMap as HashMap;
+use std::cell::OnceCell;
 use std::rc::Rc;
 
 use crate::model::{FilterPlugin, Labels, NodeAffinity, Pod, Toleration};

@@ -1,0 +1,1005 @@
+//! The [`Reconciler`]: cluster state, the engine's plans applied through a [`NodeBinder`] and
+//! the burst backends, health checks, failover, drain-back and recovery.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::backend::{
+    BackendError, BurstBackend, BurstPodSpec, Clock, ContainerSpec, CreateRequest, Instance, InstanceKey,
+    InstanceStatus,
+};
+use crate::engine::{Engine, Outcome};
+use crate::model::{BurstTarget, Node, NodePool, Pod, Snapshot};
+
+use super::binder::{BindError, NodeBinder};
+use super::config::RuntimeConfig;
+use super::event::{ClusterEvent, EventKind, RuntimeEvent};
+
+/// Where a pod is, as the reconciler knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Placement {
+    /// Not placed yet (new, or back to planning after a failure); planned on the next
+    /// [`reconcile`](Reconciler::reconcile) once its backoff has passed.
+    Pending,
+    /// Bound to a VM node.
+    Bound {
+        /// The node.
+        node: String,
+    },
+    /// Running (or starting) on a burst target.
+    Bursting {
+        /// The burst target.
+        target: String,
+        /// Its instance.
+        key: InstanceKey,
+        /// The instance's last known status.
+        status: InstanceStatus,
+    },
+    /// Waiting for a new VM node or a target's creation window; planned again on every
+    /// reconcile.
+    Waiting {
+        /// Why.
+        reason: String,
+    },
+    /// Nothing can take it now; planned again on every reconcile.
+    Unschedulable {
+        /// kube-scheduler's diagnosis.
+        message: String,
+    },
+    /// Being drained back: still on its burst target, with capacity on `node` reserved for it
+    /// until it is evicted and bound there.
+    Moving {
+        /// The burst target it runs on.
+        target: String,
+        /// Its instance.
+        key: InstanceKey,
+        /// The VM node reserved for it.
+        node: String,
+        /// The instance's last known status.
+        status: InstanceStatus,
+    },
+}
+
+impl Placement {
+    /// Whether the pod runs nowhere and is (re)planned: pending, waiting or unschedulable.
+    pub fn is_unplaced(&self) -> bool {
+        matches!(self, Placement::Pending | Placement::Waiting { .. } | Placement::Unschedulable { .. })
+    }
+}
+
+/// Turns a pod into what a backend needs to run it (images, commands, env). See
+/// [`Reconciler::with_spec_source`].
+pub type SpecSource = Arc<dyn Fn(&Pod) -> BurstPodSpec + Send + Sync>;
+
+/// The default [`SpecSource`]: one container per model container, named after it, with its
+/// requests and no image. Good for tests with the mock backend; real backends need images,
+/// so controllers set their own (with feature `k8s`, from `k8s::burst_spec_from_k8s`).
+pub fn spec_from_model(pod: &Pod) -> BurstPodSpec {
+    let mut containers: Vec<ContainerSpec> = pod
+        .containers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let name = if c.name.is_empty() { format!("c{i}") } else { c.name.clone() };
+            ContainerSpec::new(name, "", c.requests.clone())
+        })
+        .collect();
+    if containers.is_empty() {
+        containers.push(ContainerSpec::new("app", "", Default::default()));
+    }
+    BurstPodSpec::new(containers)
+}
+
+/// Why [`Reconciler::recover`] could not read the whole truth.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecoverError {
+    /// The binder's view could not be read; nothing was changed.
+    #[error("reading the binder's bindings failed: {0}")]
+    Binder(#[source] BindError),
+    /// Some backends could not be listed; the others were recovered. Call `recover` again
+    /// before reconciling, or their pods' instances are found (and adopted or deleted) by a
+    /// later reconcile.
+    #[error("listing burst instances failed on {}", .failures.iter().map(|(t, e)| format!("{t} ({e})")).collect::<Vec<_>>().join(", "))]
+    Backends {
+        /// Target name and error, per backend that failed.
+        failures: Vec<(String, BackendError)>,
+    },
+}
+
+struct PodState {
+    /// The pod, without a node name (its place is `placement`).
+    pod: Pod,
+    /// The key of its burst instance (from its uid).
+    instance: InstanceKey,
+    /// The node of a bind under way (or left in doubt by a cancelled step).
+    binding: Option<String>,
+    /// A moving pod was evicted: its move can only go forward (delete, bind).
+    evicted: bool,
+    placement: Placement,
+    /// Consecutive failures (reset when the pod runs).
+    failures: u32,
+    /// Not planned (or, when moving, not evicted) before this time.
+    retry_at: Duration,
+}
+
+struct BackendSlot {
+    backend: Arc<dyn BurstBackend>,
+    target: BurstTarget,
+    limit: Arc<Semaphore>,
+}
+
+/// The runtime's reconciler: holds the cluster state, fed by [`ClusterEvent`]s through
+/// [`handle`](Self::handle), and acts on each [`reconcile`](Self::reconcile) step.
+///
+/// A step, at the time its [`Clock`] reads when it starts:
+/// 1. lists every backend's instances: status changes are recorded; a failed instance is
+///    deleted and a lost one forgotten, and their pods are planned again with exponential
+///    backoff; an instance of an unplaced pod is adopted; any other instance (its pod gone,
+///    replaced or running elsewhere) is deleted;
+/// 2. deletes leftover instances (of deleted pods, failed instances, moved pods);
+/// 3. runs [`Engine::place`] on the unplaced pods whose backoff has passed and applies the
+///    plan: VM placements through the [`NodeBinder`], bursts through the target's
+///    [`BurstBackend`] (at most [`max_in_flight_per_backend`](RuntimeConfig::max_in_flight_per_backend)
+///    creates at once per backend); waiting and unschedulable pods are planned again next step;
+/// 4. after a VM capacity change (or at [`drain_interval`](RuntimeConfig::drain_interval)), when
+///    no move is in flight, runs [`Engine::drain_back`] within the budget and reserves each
+///    move's node;
+/// 5. carries out moves: evicts the pod (a refusal is retried after
+///    [`eviction_retry`](RuntimeConfig::eviction_retry), never forced), deletes its instance
+///    and binds it to the reserved node.
+///
+/// Every step awaits all the work it starts, so between steps nothing is in flight. A step
+/// cancelled midway (its future dropped) leaves nothing lost: creates are idempotent and their
+/// instances adopted by the next listing, a bind repeated to the same node succeeds, a move
+/// resumes with the eviction, and deletes are idempotent.
+pub struct Reconciler {
+    engine: Arc<Engine>,
+    binder: Arc<dyn NodeBinder>,
+    clock: Arc<dyn Clock>,
+    config: RuntimeConfig,
+    spec_source: SpecSource,
+    backends: BTreeMap<String, BackendSlot>,
+    pools: Vec<NodePool>,
+    nodes: BTreeMap<String, Node>,
+    pods: BTreeMap<String, PodState>,
+    /// Instances to delete: (target, key) → why.
+    leftovers: BTreeMap<(String, InstanceKey), String>,
+    events: Vec<RuntimeEvent>,
+    capacity_changed: bool,
+    next_drain: Option<Duration>,
+    shutting_down: bool,
+}
+
+impl fmt::Debug for Reconciler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reconciler")
+            .field("backends", &self.backends.keys().collect::<Vec<_>>())
+            .field("nodes", &self.nodes.len())
+            .field("pods", &self.pods.len())
+            .field("leftovers", &self.leftovers.len())
+            .field("shutting_down", &self.shutting_down)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a backend listing means for one instance.
+enum Verdict {
+    /// The instance of a pod bursting (or moving) there: record its status.
+    Observe(String),
+    /// An instance of an unplaced pod: adopt it.
+    Adopt(String),
+    /// Delete it, for this reason.
+    Delete(String),
+}
+
+impl Reconciler {
+    /// A reconciler placing with `engine`, binding through `binder`, keeping time with `clock`,
+    /// with no backends, nodes or pods and the default [`RuntimeConfig`].
+    pub fn new(engine: Arc<Engine>, binder: Arc<dyn NodeBinder>, clock: impl Clock + 'static) -> Reconciler {
+        Reconciler {
+            engine,
+            binder,
+            clock: Arc::new(clock),
+            config: RuntimeConfig::default(),
+            spec_source: Arc::new(spec_from_model),
+            backends: BTreeMap::new(),
+            pools: Vec::new(),
+            nodes: BTreeMap::new(),
+            pods: BTreeMap::new(),
+            leftovers: BTreeMap::new(),
+            events: Vec::new(),
+            capacity_changed: false,
+            next_drain: None,
+            shutting_down: false,
+        }
+    }
+
+    /// Adds a burst target served by `backend`, under `name` (the target the engine sees is
+    /// the backend's [`describe`](BurstBackend::describe), renamed `name`).
+    pub fn with_backend(mut self, name: impl Into<String>, backend: Arc<dyn BurstBackend>) -> Reconciler {
+        let name = name.into();
+        let mut target = backend.describe();
+        target.name = name.clone();
+        let limit = Arc::new(Semaphore::new(self.config.max_in_flight_per_backend.max(1)));
+        self.backends.insert(name, BackendSlot { backend, target, limit });
+        self
+    }
+
+    /// Sets the configuration (before adding backends, whose concurrency limit it sets).
+    pub fn with_config(mut self, config: RuntimeConfig) -> Reconciler {
+        for slot in self.backends.values_mut() {
+            slot.limit = Arc::new(Semaphore::new(config.max_in_flight_per_backend.max(1)));
+        }
+        self.next_drain = config.drain_interval.map(|_| Duration::ZERO);
+        self.config = config;
+        self
+    }
+
+    /// Sets how a pod becomes a backend's [`BurstPodSpec`] (default: [`spec_from_model`]).
+    pub fn with_spec_source(mut self, source: impl Fn(&Pod) -> BurstPodSpec + Send + Sync + 'static) -> Reconciler {
+        self.spec_source = Arc::new(source);
+        self
+    }
+
+    /// Sets the node pools the cluster autoscaler can grow (for the engine's waits).
+    pub fn with_node_pools(mut self, pools: Vec<NodePool>) -> Reconciler {
+        self.pools = pools;
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// Where pod `namespace/name` is.
+    pub fn placement(&self, pod: &str) -> Option<&Placement> {
+        self.pods.get(pod).map(|s| &s.placement)
+    }
+
+    /// Every pod (`namespace/name`) and its placement, by name.
+    pub fn placements(&self) -> impl Iterator<Item = (&str, &Placement)> + '_ {
+        self.pods.iter().map(|(k, s)| (k.as_str(), &s.placement))
+    }
+
+    /// The VM nodes, by name.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.nodes.values()
+    }
+
+    /// The events so far, oldest first.
+    pub fn events(&self) -> &[RuntimeEvent] {
+        &self.events
+    }
+
+    /// Takes the events so far, leaving none.
+    pub fn take_events(&mut self) -> Vec<RuntimeEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Instances waiting to be deleted (target, key), e.g. after a failed delete.
+    pub fn leftovers(&self) -> impl Iterator<Item = (&str, &InstanceKey)> + '_ {
+        self.leftovers.keys().map(|(t, k)| (t.as_str(), k))
+    }
+
+    fn record(&mut self, pod: Option<&str>, kind: EventKind) {
+        let at = self.clock.now();
+        self.events.push(RuntimeEvent { at, pod: pod.map(str::to_string), kind });
+    }
+
+    /// Applies a cluster change to the state. Nothing is called here: deletions and plans
+    /// happen on the next [`reconcile`](Self::reconcile).
+    pub fn handle(&mut self, event: ClusterEvent) {
+        match event {
+            ClusterEvent::PodAdded(pod) | ClusterEvent::PodUpdated(pod) => self.upsert_pod(pod),
+            ClusterEvent::PodDeleted(key) => self.delete_pod(&key),
+            ClusterEvent::NodeAdded(node) | ClusterEvent::NodeUpdated(node) => {
+                self.nodes.insert(node.name.clone(), node);
+                self.capacity_changed = true;
+            }
+            ClusterEvent::NodeRemoved(name) => self.remove_node(&name),
+            ClusterEvent::InstanceStatus { target, instance } => {
+                let pod = format!("{}/{}", instance.pod.namespace, instance.pod.name);
+                let ours = self.pods.get(&pod).is_some_and(|s| match &s.placement {
+                    Placement::Bursting { target: t, key, .. } | Placement::Moving { target: t, key, .. } => {
+                        *t == target && *key == instance.key
+                    }
+                    _ => false,
+                });
+                // Anything else (orphans, adoption) is settled by the next listing.
+                if ours {
+                    self.observe(&pod, &target, &instance);
+                }
+            }
+        }
+    }
+
+    fn upsert_pod(&mut self, mut pod: Pod) {
+        let key = pod.key();
+        if self.pods.get(&key).is_some_and(|s| s.pod.uid != pod.uid) {
+            // Same name, new pod: the old one is gone.
+            self.delete_pod(&key);
+        }
+        let node = pod.node_name.take().filter(|n| !self.backends.contains_key(n));
+        match self.pods.get_mut(&key) {
+            Some(state) => {
+                state.pod = pod;
+                if let Some(node) = node
+                    && state.placement.is_unplaced()
+                {
+                    state.placement = Placement::Bound { node };
+                }
+            }
+            None => {
+                let placement = match node {
+                    Some(node) => Placement::Bound { node },
+                    None => Placement::Pending,
+                };
+                let instance = crate::backend::PodRef::of(&pod).key();
+                self.pods.insert(
+                    key,
+                    PodState {
+                        pod,
+                        instance,
+                        binding: None,
+                        evicted: false,
+                        placement,
+                        failures: 0,
+                        retry_at: Duration::ZERO,
+                    },
+                );
+            }
+        }
+    }
+
+    fn delete_pod(&mut self, key: &str) {
+        let Some(state) = self.pods.remove(key) else { return };
+        if let Placement::Bursting { target, key: instance, .. } | Placement::Moving { target, key: instance, .. } =
+            state.placement
+        {
+            self.leftovers.insert((target, instance), "its pod was deleted".into());
+        }
+    }
+
+    fn remove_node(&mut self, name: &str) {
+        if self.nodes.remove(name).is_none() {
+            return;
+        }
+        let now = self.clock.now();
+        let mut lost = Vec::new();
+        let mut aborted = Vec::new();
+        for (key, state) in &mut self.pods {
+            if state.binding.as_deref() == Some(name) {
+                // A bind in doubt to the removed node: the pod is planned anew.
+                state.binding = None;
+            }
+            match &state.placement {
+                Placement::Bound { node } if node == name => {
+                    state.placement = Placement::Pending;
+                    state.retry_at = now;
+                    lost.push(key.clone());
+                }
+                Placement::Moving { target, key: instance, node, .. } if node == name && state.evicted => {
+                    // Evicted already: it runs nowhere now; its instance goes, it is planned anew.
+                    self.leftovers.insert((target.clone(), instance.clone()), "drained back".into());
+                    state.evicted = false;
+                    state.placement = Placement::Pending;
+                    state.retry_at = now;
+                    lost.push(key.clone());
+                }
+                Placement::Moving { target, key: instance, node, status } if node == name => {
+                    state.placement =
+                        Placement::Bursting { target: target.clone(), key: instance.clone(), status: status.clone() };
+                    aborted.push(key.clone());
+                }
+                _ => {}
+            }
+        }
+        for key in lost {
+            self.record(Some(&key), EventKind::NodeLost { node: name.to_string() });
+        }
+        for key in aborted {
+            self.record(Some(&key), EventKind::DrainAborted { reason: format!("node {name} was removed") });
+        }
+    }
+
+    /// A failure of `pod`: back to planning after the backoff; returns the backoff.
+    fn fail(&mut self, pod: &str, at_least: Option<Duration>) -> Duration {
+        let now = self.clock.now();
+        let Some(state) = self.pods.get_mut(pod) else { return Duration::ZERO };
+        state.failures = state.failures.saturating_add(1);
+        let delay = self.config.backoff.delay(state.failures).max(at_least.unwrap_or_default());
+        state.placement = Placement::Pending;
+        state.retry_at = now + delay;
+        delay
+    }
+
+    /// Records the status of `instance`, the instance of `pod` on `target`.
+    fn observe(&mut self, pod: &str, target: &str, instance: &Instance) {
+        let Some(state) = self.pods.get_mut(pod) else { return };
+        let status = instance.status.clone();
+        match &mut state.placement {
+            Placement::Moving { status: s, .. } => *s = status,
+            Placement::Bursting { status: s, .. } => {
+                let changed = *s != status;
+                *s = status.clone();
+                let key = instance.key.clone();
+                let target = target.to_string();
+                match status {
+                    InstanceStatus::Running if changed => {
+                        state.failures = 0;
+                        self.record(Some(pod), EventKind::InstanceRunning { target, key });
+                    }
+                    InstanceStatus::Succeeded if changed => {
+                        self.record(Some(pod), EventKind::InstanceSucceeded { target, key })
+                    }
+                    InstanceStatus::Failed { reason } => {
+                        self.leftovers.insert((target.clone(), key.clone()), format!("it failed: {reason}"));
+                        let retry_in = self.fail(pod, None);
+                        self.record(Some(pod), EventKind::InstanceFailed { target, key, reason, retry_in });
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Settles one backend's listing: statuses, losses, adoptions, orphans.
+    fn observe_listing(&mut self, target: &str, instances: Vec<Instance>) {
+        let mut seen = BTreeSet::new();
+        for instance in instances {
+            let pod = format!("{}/{}", instance.pod.namespace, instance.pod.name);
+            let place = (target.to_string(), instance.key.clone());
+            let verdict = match self.pods.get(&pod) {
+                None => Verdict::Delete("orphan: its pod is gone".into()),
+                Some(s) if s.pod.uid != instance.pod.uid => Verdict::Delete("orphan: its pod was replaced".into()),
+                Some(s) => match &s.placement {
+                    Placement::Bursting { target: t, key, .. } | Placement::Moving { target: t, key, .. }
+                        if t == target && *key == instance.key =>
+                    {
+                        Verdict::Observe(pod.clone())
+                    }
+                    // (A pod with a bind in doubt is committed to its node: no adoption.)
+                    p if p.is_unplaced()
+                        && s.binding.is_none()
+                        && !instance.status.is_terminal()
+                        && !self.leftovers.contains_key(&place) =>
+                    {
+                        Verdict::Adopt(pod.clone())
+                    }
+                    _ if self.leftovers.contains_key(&place) => continue,
+                    _ => Verdict::Delete("its pod runs elsewhere".into()),
+                },
+            };
+            match verdict {
+                Verdict::Observe(pod) => {
+                    seen.insert(pod.clone());
+                    self.observe(&pod, target, &instance);
+                }
+                Verdict::Adopt(pod) => {
+                    seen.insert(pod.clone());
+                    if let Some(s) = self.pods.get_mut(&pod) {
+                        s.placement = Placement::Bursting {
+                            target: target.to_string(),
+                            key: instance.key.clone(),
+                            status: instance.status.clone(),
+                        };
+                    }
+                    self.record(Some(&pod), EventKind::Adopted { target: target.to_string(), key: instance.key });
+                }
+                Verdict::Delete(reason) => {
+                    self.leftovers.insert(place, reason);
+                }
+            }
+        }
+        let lost: Vec<(String, InstanceKey)> = self
+            .pods
+            .iter()
+            .filter(|(k, _)| !seen.contains(*k))
+            .filter_map(|(k, s)| match &s.placement {
+                Placement::Bursting { target: t, key, .. } if t == target => Some((k.clone(), key.clone())),
+                _ => None,
+            })
+            .collect();
+        for (pod, key) in lost {
+            let retry_in = self.fail(&pod, None);
+            self.record(Some(&pod), EventKind::InstanceLost { target: target.to_string(), key, retry_in });
+        }
+    }
+
+    /// Lists every backend and settles what it holds. Returns the backends that failed.
+    async fn poll_backends(&mut self) -> Vec<(String, BackendError)> {
+        let backends: Vec<(String, Arc<dyn BurstBackend>)> =
+            self.backends.iter().map(|(n, s)| (n.clone(), s.backend.clone())).collect();
+        let mut failures = Vec::new();
+        for (name, backend) in backends {
+            match backend.list().await {
+                Ok(instances) => self.observe_listing(&name, instances),
+                Err(error) => {
+                    self.record(
+                        None,
+                        EventKind::BackendError {
+                            target: name.clone(),
+                            operation: "list".into(),
+                            error: error.clone(),
+                        },
+                    );
+                    failures.push((name, error));
+                }
+            }
+        }
+        failures
+    }
+
+    /// Deletes the leftover instances; those that fail stay for the next step.
+    async fn clean_leftovers(&mut self) {
+        let leftovers: Vec<((String, InstanceKey), String)> =
+            self.leftovers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        for ((target, key), reason) in leftovers {
+            let Some(backend) = self.backends.get(&target).map(|s| s.backend.clone()) else {
+                // A target no longer configured: nothing can delete it here.
+                self.leftovers.remove(&(target, key));
+                continue;
+            };
+            match backend.delete(&key).await {
+                Ok(()) => {
+                    self.leftovers.remove(&(target.clone(), key.clone()));
+                    self.record(None, EventKind::InstanceDeleted { target, key, reason });
+                }
+                Err(error) => {
+                    let operation = format!("delete {key}");
+                    self.record(None, EventKind::BackendError { target, operation, error });
+                }
+            }
+        }
+    }
+
+    /// The engine's view: nodes, targets, and the placed pods (moving pods on their reserved
+    /// node).
+    fn snapshot(&self) -> Result<Snapshot, crate::model::SnapshotError> {
+        let nodes: Vec<Node> = self.nodes.values().cloned().collect();
+        let targets: Vec<BurstTarget> = self.backends.values().map(|s| s.target.clone()).collect();
+        let placed: Vec<Pod> = self
+            .pods
+            .values()
+            .filter_map(|s| {
+                let at = match (&s.placement, &s.binding) {
+                    (Placement::Bound { node } | Placement::Moving { node, .. }, _)
+                        if self.nodes.contains_key(node) =>
+                    {
+                        node
+                    }
+                    (Placement::Bursting { target, .. }, _) => target,
+                    // A bind in doubt holds its node: the pod may run there.
+                    (p, Some(node)) if p.is_unplaced() && self.nodes.contains_key(node) => node,
+                    _ => return None,
+                };
+                let mut pod = s.pod.clone();
+                pod.node_name = Some(at.clone());
+                Some(pod)
+            })
+            .collect();
+        Snapshot::with_burst(nodes, targets, placed)?.with_node_pools(self.pools.clone())
+    }
+
+    /// Rebuilds the state after a (re)start, from the binder's bindings and every backend's
+    /// instances: pods bound to VM nodes are taken as bound; an instance of a live, unplaced pod
+    /// is adopted (so no second instance is ever created for it); an instance whose pod is
+    /// gone, was replaced, or runs elsewhere (a second instance of a pod) is deleted.
+    ///
+    /// Feed the current pods and nodes through [`handle`](Self::handle) first.
+    ///
+    /// # Errors
+    ///
+    /// When the binder or a backend cannot be read; see [`RecoverError`].
+    pub async fn recover(&mut self) -> Result<(), RecoverError> {
+        let bindings = self.binder.bindings().await.map_err(RecoverError::Binder)?;
+        for (pod, node) in bindings {
+            if let Some(state) = self.pods.get_mut(&pod)
+                && state.placement.is_unplaced()
+            {
+                state.placement = Placement::Bound { node };
+            }
+        }
+        let failures = self.poll_backends().await;
+        self.clean_leftovers().await;
+        if failures.is_empty() { Ok(()) } else { Err(RecoverError::Backends { failures }) }
+    }
+
+    /// One reconcile step (see the [type docs](Self)). Failures are not errors: they are
+    /// recorded as [`RuntimeEvent`]s and retried with backoff.
+    pub async fn reconcile(&mut self) {
+        let now = self.clock.now();
+        self.poll_backends().await;
+        self.clean_leftovers().await;
+        if self.shutting_down {
+            return;
+        }
+        self.place(now).await;
+        self.start_drain(now);
+        self.run_moves(now).await;
+    }
+
+    /// Runs until `events` closes: handles every event as it arrives, with a reconcile step
+    /// after each batch of events and at least every `interval` (tokio time), then
+    /// [`shutdown`](Self::shutdown)s. Closing the channel (dropping every sender) is the
+    /// graceful shutdown: the step under way finishes, moves not yet evicted are rolled back,
+    /// nothing is left half done.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use spillway::backend::ManualClock;
+    /// use spillway::runtime::{ClusterEvent, MemoryBinder, Reconciler};
+    /// use spillway::{Engine, Node, Pod, Policy, Resources};
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+    /// let binder = Arc::new(MemoryBinder::new());
+    /// let engine = Arc::new(Engine::new(Policy::default())?);
+    /// let mut reconciler = Reconciler::new(engine, binder.clone(), ManualClock::new());
+    /// let (events, rx) = tokio::sync::mpsc::channel(64);
+    /// let vm = Node::new("vm-1").with_allocatable(Resources::parse([("cpu", "2"), ("pods", "110")])?);
+    /// events.send(ClusterEvent::NodeAdded(vm)).await?;
+    /// events.send(ClusterEvent::PodAdded(Pod::new("shop", "web-0"))).await?;
+    /// drop(events); // shut down once these are handled
+    /// reconciler.run(rx, std::time::Duration::from_secs(10)).await;
+    /// assert_eq!(binder.node_of("shop/web-0").as_deref(), Some("vm-1"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn run(&mut self, mut events: tokio::sync::mpsc::Receiver<ClusterEvent>, interval: Duration) {
+        loop {
+            match tokio::time::timeout(interval, events.recv()).await {
+                Ok(Some(event)) => {
+                    self.handle(event);
+                    while let Ok(event) = events.try_recv() {
+                        self.handle(event);
+                    }
+                }
+                Ok(None) => break,
+                Err(_elapsed) => {}
+            }
+            self.reconcile().await;
+        }
+        self.shutdown().await;
+    }
+
+    /// Stops: moves not yet evicted are rolled back (their pods stay on their burst targets,
+    /// the reserved capacity is released), moves past their eviction are finished, and leftover
+    /// instances are deleted. Later
+    /// [`reconcile`](Self::reconcile) steps only watch backends and delete leftovers; nothing
+    /// new is created, bound or evicted.
+    pub async fn shutdown(&mut self) {
+        self.shutting_down = true;
+        let mut aborted = Vec::new();
+        let mut evicted = Vec::new();
+        for (key, state) in &mut self.pods {
+            if let Placement::Moving { target, key: instance, status, .. } = &state.placement {
+                if state.evicted {
+                    evicted.push(key.clone());
+                    continue;
+                }
+                state.placement =
+                    Placement::Bursting { target: target.clone(), key: instance.clone(), status: status.clone() };
+                aborted.push(key.clone());
+            }
+        }
+        for key in aborted {
+            self.record(Some(&key), EventKind::DrainAborted { reason: "the reconciler is shutting down".into() });
+        }
+        // Moves past their eviction can only be finished.
+        for key in evicted {
+            self.finish_move(&key).await;
+        }
+        self.clean_leftovers().await;
+    }
+
+    /// Plans the unplaced pods whose backoff has passed and applies the plan.
+    async fn place(&mut self, now: Duration) {
+        // Binds a cancelled step left in doubt are finished first, on the node they chose.
+        let in_doubt: Vec<(String, String)> = self
+            .pods
+            .iter()
+            .filter(|(_, s)| s.placement.is_unplaced() && s.retry_at <= now)
+            .filter_map(|(k, s)| Some((k.clone(), s.binding.clone()?)))
+            .collect();
+        for (key, node) in in_doubt {
+            if self.nodes.contains_key(&node) {
+                self.bind(&key, node).await;
+            } else if let Some(state) = self.pods.get_mut(&key) {
+                state.binding = None;
+            }
+        }
+        let deleting: BTreeSet<&InstanceKey> = self.leftovers.keys().map(|(_, k)| k).collect();
+        let pending: Vec<Pod> = self
+            .pods
+            .values()
+            .filter(|s| s.placement.is_unplaced() && s.retry_at <= now && s.binding.is_none())
+            // A pod whose old instance is still being deleted waits for the delete, so a create
+            // under the same key cannot find the old instance.
+            .filter(|s| !deleting.contains(&s.instance))
+            .map(|s| s.pod.clone())
+            .collect();
+        if pending.is_empty() {
+            return;
+        }
+        let snapshot = match self.snapshot() {
+            Ok(s) => s,
+            Err(error) => {
+                self.record(None, EventKind::SnapshotRejected { error: error.to_string() });
+                return;
+            }
+        };
+        let plan = self.engine.place(&snapshot, &pending);
+        let mut binds = Vec::new();
+        let mut creates = Vec::new();
+        for decision in plan.decisions {
+            let pod = decision.pod;
+            match decision.outcome {
+                Outcome::Node { node, .. } => binds.push((pod, node)),
+                Outcome::Burst { target, instance, .. } => creates.push((pod, target, instance)),
+                Outcome::Wait { reason, .. } => {
+                    self.settle(&pod, Placement::Waiting { reason: reason.clone() }, EventKind::Waiting { reason })
+                }
+                Outcome::Unschedulable(d) => self.settle(
+                    &pod,
+                    Placement::Unschedulable { message: d.message.clone() },
+                    EventKind::Unschedulable { message: d.message },
+                ),
+            }
+        }
+        for (key, node) in binds {
+            self.bind(&key, node).await;
+        }
+        self.create(creates).await;
+    }
+
+    /// Binds an unplaced pod to `node`. The intent is recorded first: if the step is cancelled
+    /// during the call, or the binder fails transiently, the next step binds the pod to the same
+    /// node again (idempotent) rather than planning it anew, so a pod the binder did bind is
+    /// never also placed elsewhere.
+    async fn bind(&mut self, key: &str, node: String) -> bool {
+        let Some(state) = self.pods.get_mut(key) else { return false };
+        state.binding = Some(node.clone());
+        let pod = state.pod.clone();
+        let result = self.binder.bind(&pod, &node).await;
+        // After a transient error the bind may have happened: it stays in doubt and is retried
+        // to the same node (after the backoff) until the binder gives a definite answer.
+        if !matches!(result, Err(BindError::Transient { .. }))
+            && let Some(state) = self.pods.get_mut(key)
+        {
+            state.binding = None;
+        }
+        match result {
+            Ok(()) => self.bound(key, node),
+            // Bound meanwhile by someone else, to a node that exists: take it as bound there.
+            Err(BindError::Conflict { node: other, .. }) if self.nodes.contains_key(&other) => self.bound(key, other),
+            Err(error) => {
+                let retry_in = self.fail(key, None);
+                self.record(Some(key), EventKind::BindFailed { node, error: error.to_string(), retry_in });
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Sets an unplaced pod's placement, with an event when it changed.
+    fn settle(&mut self, pod: &str, placement: Placement, event: EventKind) {
+        let Some(state) = self.pods.get_mut(pod) else { return };
+        if state.placement != placement {
+            state.placement = placement;
+            self.record(Some(pod), event);
+        }
+    }
+
+    fn bound(&mut self, pod: &str, node: String) {
+        if let Some(state) = self.pods.get_mut(pod) {
+            state.placement = Placement::Bound { node: node.clone() };
+            state.failures = 0;
+            self.record(Some(pod), EventKind::Bound { node });
+        }
+    }
+
+    /// Creates burst instances, at most `max_in_flight_per_backend` at once per backend.
+    async fn create(&mut self, creates: Vec<(String, String, crate::model::InstanceSize)>) {
+        let mut tasks = JoinSet::new();
+        let mut results = Vec::new();
+        for (pod, target, size) in creates {
+            let Some(state) = self.pods.get(&pod) else { continue };
+            let Some(slot) = self.backends.get(&target) else {
+                let error = BackendError::not_found("UnknownTarget", format!("no backend serves target {target}"));
+                results.push((pod, target, Err(error)));
+                continue;
+            };
+            let request = CreateRequest::new(&state.pod, size, (self.spec_source)(&state.pod));
+            let backend = slot.backend.clone();
+            let limit = slot.limit.clone();
+            tasks.spawn(async move {
+                // The semaphore is never closed, so acquiring only waits.
+                let _permit = limit.acquire_owned().await;
+                let result = backend.create(&request).await;
+                (pod, target, result)
+            });
+        }
+        while let Some(joined) = tasks.join_next().await {
+            // A create that panicked leaves its pod unplaced: it is planned again next step, and
+            // an instance it may have made is adopted by the next listing.
+            if let Ok(result) = joined {
+                results.push(result);
+            }
+        }
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        for (pod, target, result) in results {
+            match result {
+                Ok(instance) if !instance.status.is_terminal() => {
+                    if let Some(state) = self.pods.get_mut(&pod) {
+                        state.placement = Placement::Bursting {
+                            target: target.clone(),
+                            key: instance.key.clone(),
+                            status: instance.status.clone(),
+                        };
+                        state.retry_at = Duration::ZERO;
+                    }
+                    self.record(Some(&pod), EventKind::BurstCreated { target, key: instance.key });
+                }
+                Ok(instance) => {
+                    // An old, finished instance under the pod's key: delete it, plan again.
+                    let reason = match &instance.status {
+                        InstanceStatus::Failed { reason } => reason.clone(),
+                        _ => "it had already finished".to_string(),
+                    };
+                    self.leftovers.insert((target.clone(), instance.key.clone()), format!("stale: {reason}"));
+                    let retry_in = self.fail(&pod, None);
+                    self.record(Some(&pod), EventKind::InstanceFailed { target, key: instance.key, reason, retry_in });
+                }
+                Err(error) => {
+                    let retry_after = match &error {
+                        BackendError::Throttled { retry_after, .. } => *retry_after,
+                        _ => None,
+                    };
+                    let retry_in = self.fail(&pod, retry_after);
+                    self.record(Some(&pod), EventKind::CreateFailed { target, error, retry_in });
+                }
+            }
+        }
+    }
+
+    /// Starts a drain-back round when one is due and none is in flight.
+    fn start_drain(&mut self, now: Duration) {
+        let due = self.capacity_changed || self.next_drain.is_some_and(|t| now >= t);
+        let in_flight = self.pods.values().any(|s| matches!(s.placement, Placement::Moving { .. }));
+        if !due || in_flight {
+            return;
+        }
+        self.capacity_changed = false;
+        self.next_drain = self.config.drain_interval.map(|i| now + i);
+        if !self.pods.values().any(|s| matches!(s.placement, Placement::Bursting { .. })) {
+            return;
+        }
+        let snapshot = match self.snapshot() {
+            Ok(s) => s,
+            Err(error) => {
+                self.record(None, EventKind::SnapshotRejected { error: error.to_string() });
+                return;
+            }
+        };
+        let plan = self.engine.drain_back(&snapshot, &self.config.drain_budget);
+        for m in plan.moves {
+            let Some(state) = self.pods.get_mut(&m.pod) else { continue };
+            // Only running instances move: one still starting is left to start.
+            let Placement::Bursting { target, key, status: InstanceStatus::Running } = &state.placement else {
+                continue;
+            };
+            state.placement = Placement::Moving {
+                target: target.clone(),
+                key: key.clone(),
+                node: m.to_node.clone(),
+                status: InstanceStatus::Running,
+            };
+            state.retry_at = now;
+            state.failures = 0; // counts refused evictions from here
+            self.record(
+                Some(&m.pod),
+                EventKind::DrainStarted {
+                    from_target: m.from_target,
+                    to_node: m.to_node,
+                    savings_per_hour: m.savings_per_hour,
+                },
+            );
+        }
+    }
+
+    /// Carries out the moves whose time has come: evict, delete the instance, bind.
+    async fn run_moves(&mut self, now: Duration) {
+        let due: Vec<(String, bool)> = self
+            .pods
+            .iter()
+            .filter(|(_, s)| matches!(s.placement, Placement::Moving { .. }) && (s.evicted || s.retry_at <= now))
+            .map(|(k, s)| (k.clone(), s.evicted))
+            .collect();
+        for (pod_key, evicted) in due {
+            if !evicted && !self.evict(&pod_key, now).await {
+                continue;
+            }
+            self.finish_move(&pod_key).await;
+        }
+    }
+
+    /// Evicts a moving pod; `false` when the eviction was refused (retried later, or the move
+    /// given up after too many refusals).
+    async fn evict(&mut self, pod_key: &str, now: Duration) -> bool {
+        let Some(pod) = self.pods.get(pod_key).map(|s| s.pod.clone()) else { return false };
+        let error = match self.binder.evict(&pod).await {
+            Ok(()) | Err(BindError::NotFound { .. }) => {
+                if let Some(state) = self.pods.get_mut(pod_key) {
+                    state.evicted = true;
+                }
+                return true;
+            }
+            Err(error) => error,
+        };
+        let retry_in = self.config.eviction_retry;
+        let reason = match error {
+            BindError::Refused { reason, .. } => reason,
+            other => other.to_string(),
+        };
+        let Some(state) = self.pods.get_mut(pod_key) else { return false };
+        state.failures = state.failures.saturating_add(1);
+        state.retry_at = now + retry_in;
+        if state.failures >= self.config.max_eviction_refusals {
+            let refusals = state.failures;
+            state.failures = 0;
+            if let Placement::Moving { target, key, status, .. } = &state.placement {
+                state.placement =
+                    Placement::Bursting { target: target.clone(), key: key.clone(), status: status.clone() };
+            }
+            let reason = format!("the eviction was refused {refusals} times, last: {reason}");
+            self.record(Some(pod_key), EventKind::DrainAborted { reason });
+        } else {
+            self.record(Some(pod_key), EventKind::EvictionRefused { reason, retry_in });
+        }
+        false
+    }
+
+    /// Finishes the move of an evicted pod: its burst instance is deleted, then the pod (its
+    /// replacement) is bound to the reserved node. Repeating it after a cancelled step is safe:
+    /// deletes are idempotent and so is binding to the same node.
+    async fn finish_move(&mut self, pod_key: &str) {
+        let Some(state) = self.pods.get(pod_key) else { return };
+        let Placement::Moving { target, key, node, .. } = &state.placement else { return };
+        let (target, key, node) = (target.clone(), key.clone(), node.clone());
+        let backend = self.backends.get(&target).map(|s| s.backend.clone());
+        let deleted = match backend {
+            Some(backend) => backend.delete(&key).await,
+            None => Ok(()),
+        };
+        match deleted {
+            Ok(()) => self.record(
+                Some(pod_key),
+                EventKind::InstanceDeleted { target: target.clone(), key, reason: "drained back".into() },
+            ),
+            Err(error) => {
+                self.leftovers.insert((target.clone(), key.clone()), "drained back".into());
+                let operation = format!("delete {key}");
+                self.record(Some(pod_key), EventKind::BackendError { target: target.clone(), operation, error });
+            }
+        }
+        // From here the pod runs nowhere: it is bound like any pending pod, its bind recorded
+        // in doubt until the binder answers.
+        if let Some(state) = self.pods.get_mut(pod_key) {
+            state.evicted = false;
+            state.placement = Placement::Pending;
+            state.binding = Some(node.clone());
+        }
+        if self.bind(pod_key, node.clone()).await {
+            self.record(Some(pod_key), EventKind::Drained { from_target: target, to_node: node });
+        }
+    }
+}
