@@ -12,7 +12,7 @@ use crate::model::{
     WhenUnsatisfiable,
 };
 
-use super::plugins::node_affinity::matches_required;
+use super::plugins::node_affinity::Required;
 
 /// Running totals of one plan: burst quota use, creations and spend; planned new pool nodes.
 /// Cloned before a co-scheduled group and restored if the group fails.
@@ -119,7 +119,7 @@ impl Books {
             reasons.push(format!("burst target(s) had untolerated taint {{{}: {}}}", t.key, t.value));
         }
         let as_node = Node { name: target.name.clone(), labels: target.labels.clone(), ..Node::default() };
-        if !matches_required(pod, &as_node) {
+        if !Required::of_pod(pod).matches(&as_node) {
             reasons.push("burst target(s) didn't match Pod's node affinity/selector".into());
         }
         let f = &pod.features;
@@ -216,7 +216,7 @@ impl Books {
             }
             // A node that does not exist yet has no name that `matchFields` could pin.
             let as_node = Node { name: String::new(), labels: pool.labels.clone(), ..Node::default() };
-            if !matches_required(pod, &as_node) {
+            if !Required::of_pod(pod).matches(&as_node) {
                 reasons.push("node pool(s) didn't match Pod's node affinity/selector".into());
             }
             // Nor a `spec.nodeName` (the pod is bound to a node that exists, or to a target).

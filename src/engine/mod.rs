@@ -524,7 +524,7 @@ fn place_one<'a>(
         vm = Some((s.feasible[best], s.totals[best]));
     }
 
-    let choice = decide(cluster, books, r, pod, info.hash, vm, options.explain, &s.counts);
+    let choice = decide(cluster, books, r, pod, info, vm, options.explain, &s.counts);
     match &choice.outcome {
         Outcome::Node { .. } => {
             if let Some((node, _)) = vm {
@@ -539,7 +539,7 @@ fn place_one<'a>(
         }
         Outcome::Wait { pool: Some(_), .. } => {
             if let Some(i) = choice.pool {
-                books.wait(i, &r.pools[i], &pod.requests());
+                books.wait(i, &r.pools[i], &ctx.info.requests);
             }
         }
         _ => {}
@@ -570,13 +570,14 @@ fn decide(
     books: &Books,
     r: &Resolved<'_>,
     pod: &Pod,
-    pod_hash: u64,
+    info: &PodInfo<'_>,
     vm: Option<(usize, i64)>,
     explain: bool,
     counts: &[usize],
 ) -> Choice {
     let terms = r.burst.terms_for(pod);
-    let req = pod.requests();
+    let req = &info.requests;
+    let pod_hash = info.hash;
     let burst_allowed = terms.mode != BurstMode::Never;
     // Burst targets are considered when the mode could use them (for Overflow and CostAware
     // only when no VM node fits), or to explain.
@@ -587,7 +588,7 @@ fn decide(
             .iter()
             .enumerate()
             .map(|(i, t)| {
-                let mut check = books.check_target(i, t, pod, &req, r.burst.spend_cap_per_hour);
+                let mut check = books.check_target(i, t, pod, req, r.burst.spend_cap_per_hour);
                 if !burst_allowed {
                     check.reasons.insert(0, "the pod's burst mode is Never".to_string());
                     check.rate_limited = false;
@@ -609,7 +610,7 @@ fn decide(
     let rate_wait = checks.iter().position(|c| c.rate_limited);
     let consider_pools = !r.pools.is_empty() && (vm.is_none() || explain);
     let (pool_choices, pool_verdicts) =
-        if consider_pools { books.check_pools(r.pools, pod, &req) } else { (Vec::new(), Vec::new()) };
+        if consider_pools { books.check_pools(r.pools, pod, req) } else { (Vec::new(), Vec::new()) };
     let pool = pool_choices.first().copied();
 
     let node_outcome = vm.map(|(node, score)| Outcome::Node { node: cluster.nodes[node].name.clone(), score });

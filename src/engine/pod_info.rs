@@ -14,6 +14,8 @@ pub(crate) struct PodInfo<'p> {
     pub(crate) pod: &'p Pod,
     /// Effective real requests, non-zero entries only, by resource id.
     pub(crate) req: Vec<(ResourceId, i64)>,
+    /// Effective real requests as a resource list (burst sizing, pool fit).
+    pub(crate) requests: crate::model::Resources,
     /// Non-zero-defaulted cpu and memory (scoring).
     pub(crate) nz_cpu: i64,
     pub(crate) nz_mem: i64,
@@ -84,13 +86,15 @@ fn name_subset(pod: &Pod) -> NameSubset<'_> {
 
 impl<'p> PodInfo<'p> {
     pub(crate) fn new(pod: &'p Pod, cluster: &Cluster<'_>, added: Option<&'p NodeAffinity>) -> PodInfo<'p> {
-        let req = cluster.resources.sparse(&pod.requests());
+        let requests = pod.requests();
+        let req = cluster.resources.sparse(&requests);
         let nz = pod.non_zero_requests();
         let id = if pod.uid.is_empty() { pod.key() } else { pod.uid.clone() };
         let unschedulable = Taint::new(UNSCHEDULABLE_TAINT, "", TaintEffect::NoSchedule);
         PodInfo {
             pod,
             req,
+            requests,
             nz_cpu: nz.cpu_millis,
             nz_mem: nz.memory,
             hash: fnv1a(id.as_bytes()),

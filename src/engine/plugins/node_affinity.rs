@@ -73,12 +73,6 @@ pub(crate) fn filter(
     }
 }
 
-/// Whether `node` satisfies the pod's `nodeSelector` and required node affinity.
-pub(crate) fn matches_required(pod: &Pod, node: &Node) -> bool {
-    pod.node_selector.iter().all(|(k, v)| node.labels.get(k) == Some(v))
-        && pod.node_affinity.required.as_ref().is_none_or(|r| r.matches(&node.name, &node.labels))
-}
-
 /// Raw score: the summed weights of the pod's (and the profile's added) preferred terms the
 /// node matches. Normalised with the default normalisation.
 pub(crate) fn score(cluster: &Cluster<'_>, pod: &PodInfo<'_>, node: usize) -> i64 {

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use crate::engine::cluster::{Cluster, Domains, NO_DOMAIN};
 use crate::engine::matchers::{Matcher, Part, Scope};
-use crate::engine::plugins::node_affinity::matches_required;
+use crate::engine::plugins::node_affinity::Required;
 use crate::engine::reasons::{ReasonId, SPREAD, SPREAD_MISSING_LABEL};
 use crate::model::{
     InclusionPolicy, LabelSelector, LabelSelectorRequirement, Labels, Node, Pod, SelectorOperator, TaintEffect,
@@ -63,8 +63,8 @@ impl<'a> Constraint<'a> {
     }
 
     /// Whether `node` counts for this constraint under its inclusion policies.
-    fn includes(&self, pod: &Pod, node: &Node) -> bool {
-        (!self.honor_affinity || matches_required(pod, node))
+    fn includes(&self, required: &Required<'_>, pod: &Pod, node: &Node) -> bool {
+        (!self.honor_affinity || required.matches(node))
             && (!self.honor_taints
                 || node
                     .taints
@@ -178,6 +178,7 @@ impl<'a> SpreadFilter<'a> {
         if constraints.is_empty() {
             return state;
         }
+        let required = Required::of_pod(pod);
         let eligible: Vec<bool> = cluster.nodes.iter().map(|n| has_all_keys(&n.labels, &constraints)).collect();
         for c in &constraints {
             let domains = cluster.domains(c.key);
@@ -187,7 +188,7 @@ impl<'a> SpreadFilter<'a> {
             let mut present = vec![false; domains.count];
             for (i, node) in cluster.nodes.iter().enumerate() {
                 let d = domains.of_node[i];
-                if d == NO_DOMAIN || !eligible[i] || !c.includes(pod, node) {
+                if d == NO_DOMAIN || !eligible[i] || !c.includes(&required, pod, node) {
                     continue;
                 }
                 present[d as usize] = true;
@@ -276,12 +277,13 @@ impl<'a> SpreadScore<'a> {
             })
             .collect();
         let per_node: Vec<Vec<u32>> = constraints.iter().map(|c| counts_per_node(cluster, c, pod)).collect();
+        let required = Required::of_pod(pod);
         for (n, node) in cluster.nodes.iter().enumerate() {
             if require_all && !has_all_keys(&node.labels, &constraints) {
                 continue;
             }
             for (i, c) in constraints.iter().enumerate() {
-                if c.key == HOSTNAME || !c.includes(pod, node) {
+                if c.key == HOSTNAME || !c.includes(&required, pod, node) {
                     continue;
                 }
                 let Some(v) = node.labels.get(c.key) else { continue };
