@@ -387,6 +387,22 @@ fn related_case() -> impl Strategy<Value = Case> {
     case_of(1..=8, placed, pending, groups)
 }
 
+/// Replicas of a few templates — the pods the engine's kept scores serve — some with pod-to-pod
+/// rules, on nodes with placed pods that carry them too.
+fn replica_case(nodes: std::ops::RangeInclusive<usize>, copies: usize) -> impl Strategy<Value = Case> {
+    let template = (pending_pod(), relations(), proptest::bool::weighted(0.6), 1..=copies);
+    let pending = vec(template, 1..=4).prop_map(|templates| {
+        let mut pods = Vec::new();
+        for (pod, relations, plain, copies) in templates {
+            let pod = if plain { pod } else { relations.apply(pod) };
+            pods.extend(std::iter::repeat_n(pod, copies));
+        }
+        pods
+    });
+    let placed = vec((pod_shape(), relations()).prop_map(|(pod, r)| r.apply(pod)), 0..=12);
+    case_of(nodes, placed, pending, Just(vec![]))
+}
+
 /// Pod-to-pod rules of one pod.
 #[derive(Debug, Clone)]
 struct Relations {
@@ -1045,6 +1061,24 @@ proptest! {
                 b.pod, HUGE_NODE, a.node()
             );
         }
+    }
+
+    /// 6c. The scores the engine keeps from pod to pod change nothing: `place` gives the plan
+    /// of `place_reference`, which evaluates every pod on every node.
+    #[test]
+    fn kept_scores_give_the_reference_plan(case in replica_case(1..=MAX_NODES, 10), policy in policy()) {
+        let engine = engine(policy);
+        let snapshot = case.snapshot();
+        prop_assert_eq!(engine.place(&snapshot, &case.pending), engine.place_reference(&snapshot, &case.pending));
+    }
+
+    /// 6d. The same on larger clusters filling up: many replicas, so that nodes fill, the
+    /// feasible set shrinks and most pods find their key's scores only a few nodes stale.
+    #[test]
+    fn kept_scores_give_the_reference_plan_as_nodes_fill(case in replica_case(16..=40, 30), policy in policy()) {
+        let engine = engine(policy);
+        let snapshot = case.snapshot();
+        prop_assert_eq!(engine.place(&snapshot, &case.pending), engine.place_reference(&snapshot, &case.pending));
     }
 
     /// 6b. A lone pod with no node selector, required affinity or node name always fits the

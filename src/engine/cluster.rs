@@ -138,6 +138,9 @@ pub(crate) struct Cluster<'s> {
     pub(crate) reasons: ReasonTable,
     /// Reason id of "Insufficient <resource>" per resource id.
     pub(crate) insufficient: Vec<ReasonId>,
+    /// Every node whose usage changed (assumed or rolled back placements), in order: what the
+    /// score caches re-evaluate.
+    pub(crate) changes: Vec<u32>,
 }
 
 impl<'s> Cluster<'s> {
@@ -201,6 +204,7 @@ impl<'s> Cluster<'s> {
             hard_taints: Vec::with_capacity(n),
             name_hash: nodes.iter().map(|node| fnv1a(node.name.as_bytes())).collect(),
             insufficient,
+            changes: Vec::new(),
             reasons,
             resources,
         };
@@ -295,6 +299,7 @@ impl<'s> Cluster<'s> {
         self.nz_mem[node] = self.nz_mem[node].saturating_add(nz_mem);
         self.pod_count[node] += 1;
         self.ports[node].extend_from_slice(&pod.host_ports);
+        self.changes.push(node as u32);
     }
 
     /// A mark to [`rollback`](Self::rollback) to: the number of members so far.
@@ -317,6 +322,7 @@ impl<'s> Cluster<'s> {
             let ports = &mut self.ports[m.node];
             ports.truncate(ports.len().saturating_sub(m.pod.host_ports.len()));
             self.by_node[m.node].pop();
+            self.changes.push(m.node as u32);
             let namespace_labels = self.namespaces.get(&m.pod.namespace).unwrap_or(&self.no_labels);
             self.counts.get_mut().update(m.pod, namespace_labels, m.node, -1);
             if self.with_affinity.last() == Some(&index) {

@@ -23,6 +23,7 @@ mod plan;
 mod plugins;
 mod pod_info;
 mod reasons;
+mod score_cache;
 mod terms;
 
 use std::collections::BTreeMap;
@@ -99,6 +100,10 @@ struct Scratch {
     feasible: Vec<usize>,
     raw: Vec<i64>,
     totals: Vec<i64>,
+    /// Node verdicts and scores kept from pod to pod (see [`score_cache`]).
+    scores: score_cache::ScoreCache,
+    /// Evaluate every pod on every node, without `scores` ([`Engine::place_reference`]).
+    reference: bool,
 }
 
 impl Engine {
@@ -145,6 +150,33 @@ impl Engine {
 
     /// [`place`](Self::place) with options (e.g. explanations).
     pub fn place_with(&self, snapshot: &Snapshot, pending: &[Pod], options: PlaceOptions) -> Plan {
+        self.run(snapshot, pending, options, false)
+    }
+
+    /// [`place`](Self::place) the simple way: every pending pod's filters and scores run on
+    /// every node, with none of the scores kept from one pod to the next. It gives the same
+    /// plan as [`place`](Self::place), more slowly; it exists so that tests (and users who
+    /// doubt an answer) can check the optimised path against it.
+    ///
+    /// ```
+    /// use spillway::{Engine, Node, Pod, Policy, Resources, Snapshot};
+    ///
+    /// let nodes = (0..3)
+    ///     .map(|i| Node::new(format!("vm-{i}")).with_allocatable(Resources::parse([("cpu", "2"), ("memory", "4Gi"), ("pods", "110")]).unwrap()))
+    ///     .collect();
+    /// let snapshot = Snapshot::new(nodes, vec![])?;
+    /// let pending: Vec<Pod> = (0..5)
+    ///     .map(|i| Pod::new("shop", format!("web-{i}")).with_container(Resources::parse([("cpu", "500m"), ("memory", "1Gi")]).unwrap()))
+    ///     .collect();
+    /// let engine = Engine::new(Policy::default())?;
+    /// assert_eq!(engine.place(&snapshot, &pending), engine.place_reference(&snapshot, &pending));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn place_reference(&self, snapshot: &Snapshot, pending: &[Pod]) -> Plan {
+        self.run(snapshot, pending, PlaceOptions::default(), true)
+    }
+
+    fn run(&self, snapshot: &Snapshot, pending: &[Pod], options: PlaceOptions, reference: bool) -> Plan {
         let profile = &self.policy.profile;
         let mut cluster = Cluster::new(snapshot, pending, profile.inter_pod_affinity.hard_pod_affinity_weight);
         let resolved = self.resolve(snapshot, &cluster, false);
@@ -158,7 +190,7 @@ impl Engine {
                 .then_with(|| a.namespace.cmp(&b.namespace))
                 .then_with(|| a.name.cmp(&b.name))
         });
-        let mut scratch = Scratch::default();
+        let mut scratch = Scratch { reference, ..Scratch::default() };
         let units =
             groups::units(&order, snapshot.groups(), &cluster, profile.inter_pod_affinity.hard_pod_affinity_weight);
         let mut decisions = Vec::with_capacity(order.len());
@@ -325,16 +357,154 @@ fn run_score<'a>(
                 state.normalize(out);
             }
         }
-        ScorePlugin::NodeResourcesBalancedAllocation => {
-            // kube-scheduler skips the plugin for pods that request none of its resources.
-            if r.balanced.iter().flatten().all(|&id| pod.request(id) == 0) {
-                out.resize(feasible.len(), 0);
-            } else {
-                let requests = balanced_allocation::prepare(&r.balanced, pod);
-                out.extend(feasible.iter().map(|&n| balanced_allocation::score(cluster, &requests, n)));
+        ScorePlugin::NodeResourcesBalancedAllocation => match balanced_requests(r, pod) {
+            None => out.resize(feasible.len(), 0),
+            Some(requests) => out.extend(feasible.iter().map(|&n| balanced_allocation::score(cluster, &requests, n))),
+        },
+    }
+}
+
+/// BalancedAllocation's per-pod input; `None` when kube-scheduler skips the plugin because the
+/// pod requests none of its resources.
+fn balanced_requests(r: &Resolved<'_>, pod: &PodInfo<'_>) -> Option<Vec<(ResourceId, i64)>> {
+    if r.balanced.iter().flatten().all(|&id| pod.request(id) == 0) {
+        None
+    } else {
+        Some(balanced_allocation::prepare(&r.balanced, pod))
+    }
+}
+
+/// The reasons of the first filter that fails on `node`, pushed to `out` (none: the node is
+/// feasible): what kube-scheduler's diagnosis counts. `active` are the filters that can fail
+/// for the pod, with their position in the profile; static ones are read off `class`.
+#[allow(clippy::too_many_arguments)] // the pod's whole context, shared by two call sites
+fn node_reasons(
+    cluster: &Cluster<'_>,
+    r: &Resolved<'_>,
+    ctx: &PodCtx<'_>,
+    class: Option<&classes::Class>,
+    active: &[(usize, FilterPlugin)],
+    use_subset: bool,
+    node: usize,
+    out: &mut Vec<ReasonId>,
+) {
+    // Nodes outside NodeAffinity's PreFilter subset are not evaluated by kube-scheduler; they
+    // all share one reason.
+    if use_subset && ctx.info.name_subset.excludes(&cluster.nodes[node].name) {
+        out.push(outside_reason(&ctx.info));
+        return;
+    }
+    for &(i, f) in active {
+        match class {
+            Some(c) if classes::is_static(f) => {
+                if usize::from(c.fail_at[node]) == i {
+                    out.push(c.fail_reason[node]);
+                }
             }
+            _ => run_filter(f, cluster, r, ctx, node, out),
+        }
+        if !out.is_empty() {
+            break;
         }
     }
+}
+
+/// Whether every filter and score of the pod reads only the node it evaluates: no topology
+/// spread constraint and no inter-pod term (its own or a placed pod's) applies to it. Such a
+/// pod's verdicts and scores can be kept per node ([`score_cache`]).
+fn local_only(cluster: &Cluster<'_>, r: &Resolved<'_>, ctx: &PodCtx<'_>) -> bool {
+    ctx.spread.as_ref().is_none_or(|sp| sp.is_empty())
+        && ctx.affinity.as_ref().is_none_or(|a| a.passes_all(&ctx.terms))
+        && r.scores.iter().all(|&(plugin, _)| match plugin {
+            ScorePlugin::PodTopologySpread => plugins::pod_topology_spread::scores_nothing(
+                ctx.info.pod,
+                r.spread_defaults,
+                ctx.spread_selector.as_ref(),
+            ),
+            ScorePlugin::InterPodAffinity => AffinityScore::new(
+                cluster,
+                ctx.info.pod,
+                &ctx.terms,
+                r.inter_pod.hard_pod_affinity_weight,
+                r.inter_pod.ignore_preferred_terms_of_existing_pods,
+            )
+            .is_empty(),
+            _ => true,
+        })
+}
+
+/// The best node for a [`local_only`] pod from the kept scores of its key: `None` when the
+/// key cannot be kept; else the best node and total, and (when no node is feasible) the
+/// reason counts of the diagnosis.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)] // the pod's whole context
+fn cached_best(
+    cluster: &Cluster<'_>,
+    r: &Resolved<'_>,
+    ctx: &PodCtx<'_>,
+    class: &std::rc::Rc<classes::Class>,
+    active: &[(usize, FilterPlugin)],
+    use_subset: bool,
+    cache: &mut score_cache::ScoreCache,
+    buf: &mut Vec<ReasonId>,
+) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
+    let info = &ctx.info;
+    let n = cluster.nodes.len();
+    let mut weights = score_cache::Weights { taint: 0, affinity: 0 };
+    let mut taint_raw: Option<&Vec<i64>> = None;
+    let mut affinity_raw: Option<&Vec<i64>> = None;
+    let mut fit = None;
+    let mut balanced = None;
+    for &(plugin, weight) in &r.scores {
+        match plugin {
+            ScorePlugin::TaintToleration => {
+                weights.taint = weight;
+                taint_raw = Some(
+                    class.taint_raw.get_or_init(|| (0..n).map(|n| taint_toleration::score(cluster, info, n)).collect()),
+                );
+            }
+            // Without preferred terms every node's raw score is 0, and so is the normalised one.
+            ScorePlugin::NodeAffinity if !info.preferred.is_empty() => {
+                weights.affinity = weight;
+                affinity_raw = Some(
+                    class.affinity_raw.get_or_init(|| (0..n).map(|n| node_affinity::score(cluster, info, n)).collect()),
+                );
+            }
+            ScorePlugin::NodeResourcesFit => fit = Some((r.fit.prepare(info), weight)),
+            ScorePlugin::NodeResourcesBalancedAllocation => balanced = balanced_requests(r, info).map(|b| (b, weight)),
+            // Nothing to score for a local-only pod (see `local_only`).
+            ScorePlugin::NodeAffinity | ScorePlugin::PodTopologySpread | ScorePlugin::InterPodAffinity => {}
+        }
+    }
+    let key = score_cache::ScoreKey {
+        class: std::rc::Rc::as_ptr(class) as usize,
+        req: info.req.clone(),
+        nz_cpu: info.nz_cpu,
+        nz_mem: info.nz_mem,
+        host_ports: info.pod.host_ports.clone(),
+    };
+    let kept = cache.get(key, n, cluster.reasons.len(), weights, &cluster.changes, |node, lists| {
+        buf.clear();
+        node_reasons(cluster, r, ctx, Some(class), active, use_subset, node, buf);
+        if !buf.is_empty() {
+            return score_cache::NodeEval { reasons: lists.intern(buf), local: 0, taint_raw: 0, affinity_raw: 0 };
+        }
+        let mut local = 0;
+        if let Some((scored, weight)) = &fit {
+            local += weight * r.fit.score(cluster, scored, node);
+        }
+        if let Some((requests, weight)) = &balanced {
+            local += weight * balanced_allocation::score(cluster, requests, node);
+        }
+        score_cache::NodeEval {
+            reasons: 0,
+            local,
+            taint_raw: taint_raw.map_or(0, |raw| raw[node]),
+            affinity_raw: affinity_raw.map_or(0, |raw| raw[node]),
+        }
+    })?;
+    let best = kept.best(info.hash, &cluster.name_hash);
+    let counts = best.is_none().then(|| kept.counts.clone());
+    Some((best, counts))
 }
 
 fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
@@ -419,109 +589,108 @@ fn place_one<'a>(
             _ => true,
         })
         .collect();
-    for node in 0..n {
-        s.reasons.clear();
-        // Nodes outside NodeAffinity's PreFilter subset are not evaluated by kube-scheduler;
-        // they all share one reason.
-        let outside = use_subset && info.name_subset.excludes(&cluster.nodes[node].name);
-        match verdicts.as_mut() {
-            None if outside => {
-                s.reasons.push(outside_reason(info));
-                s.counts[s.reasons[0] as usize] += 1;
-            }
-            None => {
-                for &(i, f) in &active {
-                    match &class {
-                        Some(c) if classes::is_static(f) => {
-                            if usize::from(c.fail_at[node]) == i {
-                                s.reasons.push(c.fail_reason[node]);
-                            }
-                        }
-                        _ => run_filter(f, cluster, r, &ctx, node, &mut s.reasons),
-                    }
-                    if !s.reasons.is_empty() {
-                        break;
-                    }
-                }
-                for &id in &s.reasons {
-                    s.counts[id as usize] += 1;
-                }
-            }
-            Some(verdicts) => {
-                let mut verdict = NodeVerdict::default();
-                let mut counted = false;
-                if outside {
-                    counted = true;
-                    s.counts[outside_reason(info) as usize] += 1;
-                }
-                for &f in r.filters {
-                    let start = s.reasons.len();
-                    if outside && f == FilterPlugin::NodeAffinity {
-                        s.reasons.push(outside_reason(info));
-                    } else {
-                        run_filter(f, cluster, r, &ctx, node, &mut s.reasons);
-                    }
-                    let mine = &s.reasons[start..];
-                    if !mine.is_empty() && !counted {
-                        // The diagnosis counts the first failing plugin only, as kube-scheduler does.
-                        counted = true;
-                        for &id in mine {
-                            s.counts[id as usize] += 1;
-                        }
-                    }
-                    let texts = mine.iter().map(|&id| cluster.reasons.text(id).to_string()).collect();
-                    verdict.filters.insert(f.name().to_string(), texts);
-                }
-                verdict.feasible = s.reasons.is_empty();
-                verdicts.insert(cluster.nodes[node].name.clone(), verdict);
-            }
-        }
-        if s.reasons.is_empty() {
-            s.feasible.push(node);
-        }
-    }
-
     // The best VM node, if any: every feasible node scored, ties broken by a stable hash.
     let mut vm: Option<(usize, i64)> = None;
-    if !s.feasible.is_empty() {
-        s.totals.clear();
-        s.totals.resize(s.feasible.len(), 0);
-        for &(plugin, weight) in &r.scores {
-            run_score(plugin, cluster, r, &ctx, class.as_deref(), &s.feasible, &mut s.raw);
-            for (i, score) in s.raw.iter().enumerate() {
-                s.totals[i] += score * weight;
+    let cached = match &class {
+        Some(c) if !s.reference && local_only(cluster, r, &ctx) => {
+            cached_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons)
+        }
+        _ => None,
+    };
+    if let Some((best, counts)) = cached {
+        vm = best;
+        if let Some(counts) = counts {
+            for (slot, count) in s.counts.iter_mut().zip(counts) {
+                *slot = count;
+            }
+        }
+    } else {
+        for node in 0..n {
+            s.reasons.clear();
+            match verdicts.as_mut() {
+                None => {
+                    node_reasons(cluster, r, &ctx, class.as_deref(), &active, use_subset, node, &mut s.reasons);
+                    for &id in &s.reasons {
+                        s.counts[id as usize] += 1;
+                    }
+                }
+                Some(verdicts) => {
+                    let mut verdict = NodeVerdict::default();
+                    let mut counted = false;
+                    // Nodes outside NodeAffinity's PreFilter subset are not evaluated by
+                    // kube-scheduler; they all share one reason.
+                    let outside = use_subset && info.name_subset.excludes(&cluster.nodes[node].name);
+                    if outside {
+                        counted = true;
+                        s.counts[outside_reason(info) as usize] += 1;
+                    }
+                    for &f in r.filters {
+                        let start = s.reasons.len();
+                        if outside && f == FilterPlugin::NodeAffinity {
+                            s.reasons.push(outside_reason(info));
+                        } else {
+                            run_filter(f, cluster, r, &ctx, node, &mut s.reasons);
+                        }
+                        let mine = &s.reasons[start..];
+                        if !mine.is_empty() && !counted {
+                            // The diagnosis counts the first failing plugin only, as kube-scheduler does.
+                            counted = true;
+                            for &id in mine {
+                                s.counts[id as usize] += 1;
+                            }
+                        }
+                        let texts = mine.iter().map(|&id| cluster.reasons.text(id).to_string()).collect();
+                        verdict.filters.insert(f.name().to_string(), texts);
+                    }
+                    verdict.feasible = s.reasons.is_empty();
+                    verdicts.insert(cluster.nodes[node].name.clone(), verdict);
+                }
+            }
+            if s.reasons.is_empty() {
+                s.feasible.push(node);
+            }
+        }
+
+        if !s.feasible.is_empty() {
+            s.totals.clear();
+            s.totals.resize(s.feasible.len(), 0);
+            for &(plugin, weight) in &r.scores {
+                run_score(plugin, cluster, r, &ctx, class.as_deref(), &s.feasible, &mut s.raw);
+                for (i, score) in s.raw.iter().enumerate() {
+                    s.totals[i] += score * weight;
+                }
+                if let Some(verdicts) = verdicts.as_mut() {
+                    for (i, &node) in s.feasible.iter().enumerate() {
+                        if let Some(v) = verdicts.get_mut(&cluster.nodes[node].name) {
+                            v.scores.insert(plugin.name().to_string(), s.raw[i]);
+                        }
+                    }
+                }
+            }
+            // Highest total; among equal totals the smallest tie key (computed only on a tie).
+            let mut best = 0;
+            let mut best_key: Option<u64> = None;
+            for i in 1..s.feasible.len() {
+                let (total, top) = (s.totals[i], s.totals[best]);
+                if total < top {
+                    continue;
+                }
+                let key = tie_key(info.hash, cluster.name_hash[s.feasible[i]]);
+                let top_key = *best_key.get_or_insert_with(|| tie_key(info.hash, cluster.name_hash[s.feasible[best]]));
+                if total > top || key < top_key {
+                    best = i;
+                    best_key = Some(key);
+                }
             }
             if let Some(verdicts) = verdicts.as_mut() {
                 for (i, &node) in s.feasible.iter().enumerate() {
                     if let Some(v) = verdicts.get_mut(&cluster.nodes[node].name) {
-                        v.scores.insert(plugin.name().to_string(), s.raw[i]);
+                        v.total = Some(s.totals[i]);
                     }
                 }
             }
+            vm = Some((s.feasible[best], s.totals[best]));
         }
-        // Highest total; among equal totals the smallest tie key (computed only on a tie).
-        let mut best = 0;
-        let mut best_key: Option<u64> = None;
-        for i in 1..s.feasible.len() {
-            let (total, top) = (s.totals[i], s.totals[best]);
-            if total < top {
-                continue;
-            }
-            let key = tie_key(info.hash, cluster.name_hash[s.feasible[i]]);
-            let top_key = *best_key.get_or_insert_with(|| tie_key(info.hash, cluster.name_hash[s.feasible[best]]));
-            if total > top || key < top_key {
-                best = i;
-                best_key = Some(key);
-            }
-        }
-        if let Some(verdicts) = verdicts.as_mut() {
-            for (i, &node) in s.feasible.iter().enumerate() {
-                if let Some(v) = verdicts.get_mut(&cluster.nodes[node].name) {
-                    v.total = Some(s.totals[i]);
-                }
-            }
-        }
-        vm = Some((s.feasible[best], s.totals[best]));
     }
 
     let choice = decide(cluster, books, r, pod, info, vm, options.explain, &s.counts);

@@ -21,16 +21,19 @@ pub(crate) const MAX_NODE_SCORE: i64 = 100;
 /// `100 - score * 100 / max`); when every score is 0 all become 0 (or 100 when reversed).
 pub(crate) fn default_normalize(scores: &mut [i64], reverse: bool) {
     let max = scores.iter().copied().max().unwrap_or(0);
-    if max == 0 {
-        if reverse {
-            scores.iter_mut().for_each(|s| *s = MAX_NODE_SCORE);
-        }
-        return;
-    }
     for s in scores.iter_mut() {
-        let v = MAX_NODE_SCORE * *s / max;
-        *s = if reverse { MAX_NODE_SCORE - v } else { v };
+        *s = normalize_one(*s, max, reverse);
     }
+}
+
+/// One score of [`default_normalize`], given the maximum over all scores.
+#[inline]
+pub(crate) fn normalize_one(score: i64, max: i64, reverse: bool) -> i64 {
+    if max == 0 {
+        return if reverse { MAX_NODE_SCORE } else { score };
+    }
+    let v = MAX_NODE_SCORE * score / max;
+    if reverse { MAX_NODE_SCORE - v } else { v }
 }
 
 #[cfg(test)]

@@ -147,6 +147,12 @@ fn constraints_for<'a>(
     (defaults, false)
 }
 
+/// Whether PodTopologySpread scores nothing for `pod`: it has no `ScheduleAnyway` constraint of
+/// its own nor, failing constraints of its own, a default one with a deduced selector.
+pub(crate) fn scores_nothing(pod: &Pod, defaults: Defaults<'_>, deduced: Option<&LabelSelector>) -> bool {
+    constraints_for(pod, defaults, deduced, WhenUnsatisfiable::ScheduleAnyway).0.is_empty()
+}
+
 fn has_all_keys(labels: &Labels, constraints: &[Constraint<'_>]) -> bool {
     constraints.iter().all(|c| labels.contains_key(c.key))
 }
