@@ -39,6 +39,8 @@
 //!   Instances backend. The engine never calls them; a controller does.
 //! - `runtime` (feature `runtime`, on by default): the reconciler that applies plans through a
 //!   `NodeBinder` and the burst backends, fails over, drains back and recovers after a restart.
+//! - `sim` (feature `sim`, on by default): what-if simulation of burst policies, running the
+//!   real engine and reconciler against simulated time, workloads and traces.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -59,6 +61,10 @@ pub mod k8s;
 #[cfg(feature = "k8s")]
 #[cfg_attr(docsrs, doc(cfg(feature = "k8s")))]
 pub mod scenario;
+
+#[cfg(feature = "sim")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sim")))]
+pub mod sim;
 
 pub use engine::{
     Decision, Diagnosis, DrainBudget, DrainPlan, Engine, Explanation, Move, NodeVerdict, Outcome, PlaceOptions, Plan,
