@@ -60,3 +60,7 @@ pub use binder::{BindError, MemoryBinder, NodeBinder};
 pub use config::{Backoff, RuntimeConfig};
 pub use event::{ClusterEvent, EventKind, RuntimeEvent};
 pub use reconciler::{Placement, Reconciler, RecoverError, SpecSource, spec_from_model};
+
+#[cfg(feature = "kube")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kube")))]
+pub mod kube;
