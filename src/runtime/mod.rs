@@ -10,8 +10,41 @@
 //!   ([`Reconciler::events`]).
 //!
 //! Time comes from a [`Clock`](crate::backend::Clock) (a
-//! [`ManualClock`](crate::backend::ManualClock) in tests), read once at the start of each step:
-//! the reconciler reads no wall clock and draws no random numbers, so a test replays exactly.
+//! [`ManualClock`](crate::backend::ManualClock) in tests, or a
+//! [`TokioClock`](crate::backend::TokioClock) on tokio's paused time), read once at the start of
+//! each step: the reconciler reads no wall clock and draws no random numbers, so a test replays
+//! exactly.
+//!
+//! # Observability
+//!
+//! Each [`reconcile`](Reconciler::reconcile) step runs in a `reconcile` [`tracing`] span
+//! (fields `step`, `pods`, `unplaced`: counts, never times), and each action on a pod in a `pod`
+//! span (fields `pod` = `namespace/name`, `action` = `bind`, `burst`, `wait`, `failover`,
+//! `adopt` or `drain`). Every [`RuntimeEvent`] is logged as a tracing event within them and
+//! counted through the [`metrics`] facade, both from the one place the event log is written, so
+//! events, logs and counters agree. No span, log or label holds a pod's spec (images, commands,
+//! environment values). Install any `metrics` recorder (a Prometheus exporter, say) and call
+//! [`telemetry::describe_metrics`] for the descriptions:
+//!
+//! | metric | type | labels | counts |
+//! |---|---|---|---|
+//! | `spillway_placements_total` | counter | `kind` = `node`, `burst`, `wait`, `unschedulable` | binds (drain-back binds included), instances created, pods entering waiting or unschedulable |
+//! | `spillway_adoptions_total` | counter | `backend` | instances of unplaced pods adopted |
+//! | `spillway_instances_started_total` | counter | `backend` | instances seen running |
+//! | `spillway_instances_succeeded_total` | counter | `backend` | instances run to completion |
+//! | `spillway_instances_deleted_total` | counter | `backend` | instances deleted (orphans, leftovers, drained back) |
+//! | `spillway_failovers_total` | counter | `backend`, `reason` = `failed`, `lost` | pods planned again after their instance failed or vanished |
+//! | `spillway_node_losses_total` | counter | | pods planned again after their VM node went |
+//! | `spillway_bind_failures_total` | counter | | failed binds |
+//! | `spillway_backend_errors_total` | counter | `backend`, `operation` = `create`, `list`, `delete`; `kind` = `quota`, `throttled`, `invalid_spec`, `not_found`, `auth`, `transient` | failed backend calls |
+//! | `spillway_drain_backs_started_total` | counter | | drain-back moves started |
+//! | `spillway_drain_backs_total` | counter | | drain-back moves completed |
+//! | `spillway_drain_backs_aborted_total` | counter | | drain-back moves given up |
+//! | `spillway_evictions_refused_total` | counter | | evictions refused and retried (the last refusal of a move given up counts as aborted) |
+//! | `spillway_snapshot_rejections_total` | counter | | steps whose state made no snapshot |
+//! | `spillway_reconciles_total` | counter | | reconcile steps |
+//! | `spillway_burst_spend_per_hour` | gauge | | hourly cost (currency units, dollars for ACI) of the bursting pods' instances, at the end of each step ([`Reconciler::burst_spend_per_hour`]) |
+//! | `spillway_pods` | gauge | `placement` = `pending`, `bound`, `bursting`, `waiting`, `unschedulable`, `moving` | pods, at the end of each step |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -55,6 +88,7 @@ mod binder;
 mod config;
 mod event;
 mod reconciler;
+pub mod telemetry;
 
 pub use binder::{BindError, MemoryBinder, NodeBinder};
 pub use config::{Backoff, RuntimeConfig};

@@ -8,17 +8,19 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::backend::{
     BackendError, BurstBackend, BurstPodSpec, Clock, ContainerSpec, CreateRequest, Instance, InstanceKey,
     InstanceStatus,
 };
 use crate::engine::{Engine, Outcome};
-use crate::model::{BurstTarget, Node, NodePool, Pod, Snapshot};
+use crate::model::{BurstTarget, InstanceSize, Money, Node, NodePool, Pod, Snapshot};
 
 use super::binder::{BindError, NodeBinder};
 use super::config::RuntimeConfig;
 use super::event::{ClusterEvent, EventKind, RuntimeEvent};
+use super::telemetry::{self, PodCounts};
 
 /// Where a pod is, as the reconciler knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +98,29 @@ pub fn spec_from_model(pod: &Pod) -> BurstPodSpec {
     BurstPodSpec::new(containers)
 }
 
+/// The hourly cost of `pod`'s instance of `size` on `target`, priced as the engine prices a
+/// burst: its GPUs, Windows, and the spot discount on spot targets only.
+fn instance_cost(target: &BurstTarget, pod: &Pod, size: InstanceSize) -> Money {
+    let requests = pod.requests();
+    let gpus: BTreeMap<String, i64> = target
+        .limits
+        .gpus
+        .keys()
+        .filter_map(|g| Some((g.clone(), requests.extended.get(g).copied().filter(|n| *n > 0)?)))
+        .collect();
+    let mut pricing = target.pricing.clone();
+    if !target.spot {
+        pricing.spot_discount_percent = 0;
+    }
+    pricing.hourly(size, &gpus, pod.features.windows)
+}
+
+/// A span for one action on one pod: `pod` (`namespace/name`) and `action` (`bind`, `burst`,
+/// `wait`, `failover`, `adopt`, `drain`).
+fn pod_span(pod: &str, action: &'static str) -> tracing::Span {
+    tracing::info_span!("pod", pod, action)
+}
+
 /// Why [`Reconciler::recover`] could not read the whole truth.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -127,6 +152,9 @@ struct PodState {
     failures: u32,
     /// Not planned (or, when moving, not evicted) before this time.
     retry_at: Duration,
+    /// The size of its burst instance, as the backend last reported it (read while bursting or
+    /// moving, for the spend gauge).
+    size: Option<InstanceSize>,
 }
 
 struct BackendSlot {
@@ -175,6 +203,8 @@ pub struct Reconciler {
     capacity_changed: bool,
     next_drain: Option<Duration>,
     shutting_down: bool,
+    /// Reconcile steps started, for the `reconcile` span.
+    steps: u64,
 }
 
 impl fmt::Debug for Reconciler {
@@ -218,6 +248,7 @@ impl Reconciler {
             capacity_changed: false,
             next_drain: None,
             shutting_down: false,
+            steps: 0,
         }
     }
 
@@ -289,9 +320,53 @@ impl Reconciler {
         self.leftovers.keys().map(|(t, k)| (t.as_str(), k))
     }
 
+    /// The one place events are written: each is also counted and logged (see
+    /// [`telemetry`]), so the event log, the metrics and the logs agree.
     fn record(&mut self, pod: Option<&str>, kind: EventKind) {
         let at = self.clock.now();
-        self.events.push(RuntimeEvent { at, pod: pod.map(str::to_string), kind });
+        let event = RuntimeEvent { at, pod: pod.map(str::to_string), kind };
+        telemetry::emit(&event);
+        self.events.push(event);
+    }
+
+    /// Reconcile steps started so far (the `step` field of the `reconcile` span).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// The summed hourly cost of the instances of the pods bursting (or moving back) now, at
+    /// their targets' prices and the sizes the backends last reported; what the
+    /// `spillway_burst_spend_per_hour` gauge shows.
+    pub fn burst_spend_per_hour(&self) -> Money {
+        let micros = self
+            .pods
+            .values()
+            .filter_map(|s| match &s.placement {
+                Placement::Bursting { target, .. } | Placement::Moving { target, .. } => {
+                    let target = &self.backends.get(target)?.target;
+                    Some(instance_cost(target, &s.pod, s.size?).micros())
+                }
+                _ => None,
+            })
+            .fold(0i64, i64::saturating_add);
+        Money::from_micros(micros)
+    }
+
+    /// Sets the gauges from the state.
+    fn publish_gauges(&self) {
+        let mut counts = PodCounts::default();
+        for state in self.pods.values() {
+            let n = match &state.placement {
+                Placement::Pending => &mut counts.pending,
+                Placement::Bound { .. } => &mut counts.bound,
+                Placement::Bursting { .. } => &mut counts.bursting,
+                Placement::Waiting { .. } => &mut counts.waiting,
+                Placement::Unschedulable { .. } => &mut counts.unschedulable,
+                Placement::Moving { .. } => &mut counts.moving,
+            };
+            *n += 1;
+        }
+        telemetry::publish_gauges(self.burst_spend_per_hour(), counts);
     }
 
     /// Applies a cluster change to the state. Nothing is called here: deletions and plans
@@ -353,6 +428,7 @@ impl Reconciler {
                         placement,
                         failures: 0,
                         retry_at: Duration::ZERO,
+                        size: None,
                     },
                 );
             }
@@ -403,9 +479,11 @@ impl Reconciler {
             }
         }
         for key in lost {
+            let _span = pod_span(&key, "failover").entered();
             self.record(Some(&key), EventKind::NodeLost { node: name.to_string() });
         }
         for key in aborted {
+            let _span = pod_span(&key, "drain").entered();
             self.record(Some(&key), EventKind::DrainAborted { reason: format!("node {name} was removed") });
         }
     }
@@ -425,6 +503,9 @@ impl Reconciler {
     fn observe(&mut self, pod: &str, target: &str, instance: &Instance) {
         let Some(state) = self.pods.get_mut(pod) else { return };
         let status = instance.status.clone();
+        if matches!(state.placement, Placement::Moving { .. } | Placement::Bursting { .. }) {
+            state.size = Some(instance.size);
+        }
         match &mut state.placement {
             Placement::Moving { status: s, .. } => *s = status,
             Placement::Bursting { status: s, .. } => {
@@ -441,6 +522,7 @@ impl Reconciler {
                         self.record(Some(pod), EventKind::InstanceSucceeded { target, key })
                     }
                     InstanceStatus::Failed { reason } => {
+                        let _span = pod_span(pod, "failover").entered();
                         self.leftovers.insert((target.clone(), key.clone()), format!("it failed: {reason}"));
                         let retry_in = self.fail(pod, None);
                         self.record(Some(pod), EventKind::InstanceFailed { target, key, reason, retry_in });
@@ -485,6 +567,7 @@ impl Reconciler {
                     self.observe(&pod, target, &instance);
                 }
                 Verdict::Adopt(pod) => {
+                    let _span = pod_span(&pod, "adopt").entered();
                     seen.insert(pod.clone());
                     if let Some(s) = self.pods.get_mut(&pod) {
                         s.placement = Placement::Bursting {
@@ -492,6 +575,7 @@ impl Reconciler {
                             key: instance.key.clone(),
                             status: instance.status.clone(),
                         };
+                        s.size = Some(instance.size);
                     }
                     self.record(Some(&pod), EventKind::Adopted { target: target.to_string(), key: instance.key });
                 }
@@ -510,6 +594,7 @@ impl Reconciler {
             })
             .collect();
         for (pod, key) in lost {
+            let _span = pod_span(&pod, "failover").entered();
             let retry_in = self.fail(&pod, None);
             self.record(Some(&pod), EventKind::InstanceLost { target: target.to_string(), key, retry_in });
         }
@@ -611,21 +696,36 @@ impl Reconciler {
         }
         let failures = self.poll_backends().await;
         self.clean_leftovers().await;
+        self.publish_gauges();
         if failures.is_empty() { Ok(()) } else { Err(RecoverError::Backends { failures }) }
     }
 
     /// One reconcile step (see the [type docs](Self)). Failures are not errors: they are
     /// recorded as [`RuntimeEvent`]s and retried with backoff.
+    ///
+    /// Each step runs in a `reconcile` [`tracing`] span (fields `step`, the step's number from 1;
+    /// `pods`, the pods known; `unplaced`, those pending, waiting or unschedulable), and each
+    /// action on a pod in a `pod` span (fields `pod`, `namespace/name`; `action`: `bind`,
+    /// `burst`, `wait`, `failover`, `adopt` or `drain`). See the
+    /// [module docs](super#observability) for the metrics.
     pub async fn reconcile(&mut self) {
+        self.steps += 1;
+        telemetry::step_started();
+        let unplaced = self.pods.values().filter(|s| s.placement.is_unplaced()).count();
+        let span = tracing::info_span!("reconcile", step = self.steps, pods = self.pods.len(), unplaced);
+        self.step().instrument(span).await;
+    }
+
+    async fn step(&mut self) {
         let now = self.clock.now();
         self.poll_backends().await;
         self.clean_leftovers().await;
-        if self.shutting_down {
-            return;
+        if !self.shutting_down {
+            self.place(now).await;
+            self.start_drain(now);
+            self.run_moves(now).await;
         }
-        self.place(now).await;
-        self.start_drain(now);
-        self.run_moves(now).await;
+        self.publish_gauges();
     }
 
     /// Runs until `events` closes: handles every event as it arrives, with a reconcile step
@@ -692,13 +792,16 @@ impl Reconciler {
             }
         }
         for key in aborted {
+            let _span = pod_span(&key, "drain").entered();
             self.record(Some(&key), EventKind::DrainAborted { reason: "the reconciler is shutting down".into() });
         }
         // Moves past their eviction can only be finished.
         for key in evicted {
-            self.finish_move(&key).await;
+            let span = pod_span(&key, "drain");
+            self.finish_move(&key).instrument(span).await;
         }
         self.clean_leftovers().await;
+        self.publish_gauges();
     }
 
     /// Plans the unplaced pods whose backoff has passed and applies the plan.
@@ -766,6 +869,11 @@ impl Reconciler {
     /// node again (idempotent) rather than planning it anew, so a pod the binder did bind is
     /// never also placed elsewhere.
     async fn bind(&mut self, key: &str, node: String) -> bool {
+        let span = pod_span(key, "bind");
+        self.bind_pod(key, node).instrument(span).await
+    }
+
+    async fn bind_pod(&mut self, key: &str, node: String) -> bool {
         let Some(state) = self.pods.get_mut(key) else { return false };
         state.binding = Some(node.clone());
         let pod = state.pod.clone();
@@ -795,6 +903,7 @@ impl Reconciler {
         let Some(state) = self.pods.get_mut(pod) else { return };
         if state.placement != placement {
             state.placement = placement;
+            let _span = pod_span(pod, "wait").entered();
             self.record(Some(pod), event);
         }
     }
@@ -811,8 +920,11 @@ impl Reconciler {
     async fn create(&mut self, creates: Vec<(String, String, crate::model::InstanceSize)>) {
         let mut tasks = JoinSet::new();
         let mut results = Vec::new();
+        let mut spans = BTreeMap::new();
         for (pod, target, size) in creates {
             let Some(state) = self.pods.get(&pod) else { continue };
+            let span = pod_span(&pod, "burst");
+            spans.insert(pod.clone(), span.clone());
             let Some(slot) = self.backends.get(&target) else {
                 let error = BackendError::not_found("UnknownTarget", format!("no backend serves target {target}"));
                 results.push((pod, target, Err(error)));
@@ -821,12 +933,15 @@ impl Reconciler {
             let request = CreateRequest::new(&state.pod, size, (self.spec_source)(&state.pod));
             let backend = slot.backend.clone();
             let limit = slot.limit.clone();
-            tasks.spawn(async move {
-                // The semaphore is never closed, so acquiring only waits.
-                let _permit = limit.acquire_owned().await;
-                let result = backend.create(&request).await;
-                (pod, target, result)
-            });
+            tasks.spawn(
+                async move {
+                    // The semaphore is never closed, so acquiring only waits.
+                    let _permit = limit.acquire_owned().await;
+                    let result = backend.create(&request).await;
+                    (pod, target, result)
+                }
+                .instrument(span),
+            );
         }
         while let Some(joined) = tasks.join_next().await {
             // A create that panicked leaves its pod unplaced: it is planned again next step, and
@@ -837,6 +952,8 @@ impl Reconciler {
         }
         results.sort_by(|a, b| a.0.cmp(&b.0));
         for (pod, target, result) in results {
+            let span = spans.remove(&pod).unwrap_or_else(|| pod_span(&pod, "burst"));
+            let _span = span.entered();
             match result {
                 Ok(instance) if !instance.status.is_terminal() => {
                     if let Some(state) = self.pods.get_mut(&pod) {
@@ -846,6 +963,7 @@ impl Reconciler {
                             status: instance.status.clone(),
                         };
                         state.retry_at = Duration::ZERO;
+                        state.size = Some(instance.size);
                     }
                     self.record(Some(&pod), EventKind::BurstCreated { target, key: instance.key });
                 }
@@ -905,6 +1023,7 @@ impl Reconciler {
             };
             state.retry_at = now;
             state.failures = 0; // counts refused evictions from here
+            let _span = pod_span(&m.pod, "drain").entered();
             self.record(
                 Some(&m.pod),
                 EventKind::DrainStarted {
@@ -925,10 +1044,14 @@ impl Reconciler {
             .map(|(k, s)| (k.clone(), s.evicted))
             .collect();
         for (pod_key, evicted) in due {
-            if !evicted && !self.evict(&pod_key, now).await {
-                continue;
+            let span = pod_span(&pod_key, "drain");
+            async {
+                if evicted || self.evict(&pod_key, now).await {
+                    self.finish_move(&pod_key).await;
+                }
             }
-            self.finish_move(&pod_key).await;
+            .instrument(span)
+            .await;
         }
     }
 

@@ -305,6 +305,12 @@ impl World {
         }
         let spend = instances.iter().map(|i| hourly(&self.target, i).micros()).sum::<i64>();
         let cap = spend_cap(&self.target);
+        if r.burst_spend_per_hour() > cap {
+            return Err(format!(
+                "the reconciler's bursting pods cost {}/h, over the cap of {cap}/h",
+                r.burst_spend_per_hour()
+            ));
+        }
         if spend > cap.micros() {
             let list: Vec<String> =
                 instances.iter().map(|i| format!("{} {:?} {}", i.key, i.status, hourly(&self.target, i))).collect();
