@@ -376,6 +376,18 @@ fn other_schedulers_pods_count_only_once_bound() {
     assert_eq!(keys(&watch.pod_event(Event::Apply(kpod(theirs)))), ["deleted shop/db-0"]);
     assert_eq!(watch.pods().count(), 0);
 
+    // An unbound pod of ours being deleted is not placed; bound, it holds its node until gone.
+    let mut watch = ClusterWatch::new();
+    watch.pod_event(Event::Apply(kpod(k8s_pod("web-0", "u0", None))));
+    watch.pod_event(Event::Apply(kpod(k8s_pod("web-1", "u1", Some("vm-1")))));
+    for name in ["web-0", "web-1"] {
+        let mut deleting = k8s_pod(name, "u", if name == "web-1" { Some("vm-1") } else { None });
+        deleting["metadata"]["deletionTimestamp"] = json!("2023-11-14T22:13:20Z");
+        let out = keys(&watch.pod_event(Event::Apply(kpod(deleting))));
+        let expected = if name == "web-0" { "deleted shop/web-0" } else { "updated shop/web-1 Some(\"vm-1\")" };
+        assert_eq!(out, [expected]);
+    }
+
     let mut watch = ClusterWatch::new().with_scheduler_name("burst");
     assert!(watch.pod_event(Event::Apply(kpod(k8s_pod("web-0", "u0", None)))).is_empty());
     assert_eq!(watch.scheduler_name(), "burst");

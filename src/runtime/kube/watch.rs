@@ -50,8 +50,9 @@ pub enum WatchError {
 ///   capacity;
 /// - an unbound pod is passed on (to be placed) only when its `spec.schedulerName` is
 ///   spillway's ([`SCHEDULER_NAME`] by default); other schedulers' pending pods are left alone;
-/// - a pod that finished (`status.phase` `Succeeded` or `Failed`) frees its capacity: it is
-///   passed on as deleted.
+/// - a pod that finished (`status.phase` `Succeeded` or `Failed`) frees its capacity, and an
+///   unbound pod being deleted (`metadata.deletionTimestamp`) is not placed any more: both are
+///   passed on as deleted (which also deletes a burst instance the pod may have).
 ///
 /// Nodes: every node, except those labelled [`VIRTUAL_KUBELET_LABEL`] (by default).
 ///
@@ -225,7 +226,9 @@ impl ClusterWatch {
         let bound = spec.and_then(|s| s.node_name.as_deref()).is_some_and(|n| !n.is_empty());
         // An unset schedulerName is the default scheduler's.
         let ours = spec.and_then(|s| s.scheduler_name.as_deref()).is_some_and(|n| n == self.scheduler_name);
-        if bound || ours { PodInterest::Track } else { PodInterest::Drop }
+        // A pod being deleted is not placed any more; bound, it holds its node until it is gone.
+        let deleting = pod.metadata.deletion_timestamp.is_some();
+        if bound || (ours && !deleting) { PodInterest::Track } else { PodInterest::Drop }
     }
 
     fn apply_pod(&mut self, pod: &k::Pod, out: &mut Vec<Result<ClusterEvent, WatchError>>) {
