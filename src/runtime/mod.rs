@@ -8,6 +8,9 @@
 //! - [`NodeBinder`]: binds pods to VM nodes and evicts them; [`MemoryBinder`] for tests.
 //! - [`RuntimeEvent`]: what the reconciler did and saw, as plain data
 //!   ([`Reconciler::events`]).
+//! - `kube` (feature `kube`): the Kubernetes side — `KubeBinder` (`pods/binding` and the
+//!   Eviction API), `ClusterWatch` (watched Pods and Nodes as [`ClusterEvent`]s) and
+//!   `LeaseLock` (leader election over a Lease).
 //!
 //! Time comes from a [`Clock`](crate::backend::Clock) (a
 //! [`ManualClock`](crate::backend::ManualClock) in tests, or a
