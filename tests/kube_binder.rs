@@ -318,6 +318,71 @@ async fn the_reconciler_binds_through_the_api() {
     assert!(reconciler.events().iter().any(|e| matches!(&e.kind, EventKind::Bound { node } if node == "vm-1")));
 }
 
+/// Drain-back through the Eviction API: a disruption budget refuses the first eviction, the
+/// reconciler retries it after `eviction_retry` (never forcing it), then binds the pod to the
+/// node it reserved.
+#[tokio::test]
+async fn drain_back_evicts_through_the_api_and_retries_a_budget_refusal() {
+    use spillway::backend::mock::MockBackend;
+    use spillway::model::BurstTarget;
+    use spillway::{Toleration, backend::BurstBackend};
+
+    let (client, mut api) = mock_client();
+    let clock = ManualClock::new();
+    let aci = Arc::new(MockBackend::new(BurstTarget::aci_like("aci", "eastus"), clock.clone()));
+    let engine = Arc::new(Engine::new(Policy::default()).expect("policy"));
+    let mut reconciler =
+        Reconciler::new(engine, Arc::new(KubeBinder::new(client)), clock.clone()).with_backend("aci", aci.clone());
+    let web = pod()
+        .clone()
+        .with_container(Resources::parse([("cpu", "1"), ("memory", "1Gi")]).expect("q"))
+        .with_toleration(Toleration::exists("virtual-kubelet.io/provider", None));
+    // No VM node: the pod bursts (no API call), and runs after ACI's start latency.
+    reconciler.handle(ClusterEvent::PodAdded(web));
+    reconciler.reconcile().await;
+    clock.advance(Duration::from_secs(40));
+    reconciler.reconcile().await;
+    assert!(matches!(reconciler.placement("shop/web-0"), Some(Placement::Bursting { .. })));
+
+    // A VM node appears: the pod moves back; the budget refuses the first eviction.
+    let vm = Node::new("vm-1")
+        .with_allocatable(Resources::parse([("cpu", "4"), ("memory", "16Gi"), ("pods", "110")]).expect("q"));
+    reconciler.handle(ClusterEvent::NodeAdded(vm));
+    let refusal = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "code": 429,
+        "reason": "TooManyRequests", "message": "Cannot evict pod as it would violate the pod's disruption budget.",
+        "details": {"causes": [{"reason": "DisruptionBudget", "message": "The disruption budget web needs 1 healthy pods and has 1 currently"}]}});
+    let ((), seen) = tokio::join!(reconciler.reconcile(), answer(&mut api, 429, refusal));
+    assert_eq!(seen.uri, "/api/v1/namespaces/shop/pods/web-0/eviction?&fieldManager=spillway");
+    assert!(matches!(reconciler.placement("shop/web-0"), Some(Placement::Moving { node, .. }) if node == "vm-1"));
+    let refused = reconciler.events().iter().find_map(|e| match &e.kind {
+        EventKind::EvictionRefused { reason, retry_in } => Some((reason.clone(), *retry_in)),
+        _ => None,
+    });
+    let (reason, retry_in) = refused.expect("an EvictionRefused event");
+    assert!(reason.contains("disruption budget web"), "{reason}");
+    assert_eq!(retry_in, Duration::from_secs(30));
+
+    // Before the retry time nothing is called (a request now would hang the test: the mock
+    // answers none).
+    clock.advance(Duration::from_secs(10));
+    reconciler.reconcile().await;
+    // At the retry: evicted, the instance deleted, the pod bound to the reserved node.
+    clock.advance(Duration::from_secs(20));
+    let ((), (evict, bind)) = tokio::join!(reconciler.reconcile(), async {
+        let evict = answer(&mut api, 201, success(201)).await;
+        let bind = answer(&mut api, 201, success(201)).await;
+        (evict, bind)
+    });
+    assert_eq!(evict.uri, "/api/v1/namespaces/shop/pods/web-0/eviction?&fieldManager=spillway");
+    assert_eq!(bind.uri, "/api/v1/namespaces/shop/pods/web-0/binding?&fieldManager=spillway");
+    assert_eq!(bind.body["target"]["name"], "vm-1");
+    assert_eq!(reconciler.placement("shop/web-0"), Some(&Placement::Bound { node: "vm-1".into() }));
+    assert!(aci.list().await.expect("list").is_empty());
+    assert!(
+        reconciler.events().iter().any(|e| matches!(&e.kind, EventKind::Drained { to_node, .. } if to_node == "vm-1"))
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Watch conversion
 
