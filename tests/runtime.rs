@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use spillway::backend::mock::MockBackend;
 use spillway::backend::{
     BackendError, BurstBackend, BurstPodSpec, ContainerSpec, CreateRequest, Instance, InstanceKey, InstanceStatus,
-    ManualClock, PodRef,
+    ManualClock, PodRef, TokioClock,
 };
 use spillway::model::{BurstTarget, InstanceSize};
 use spillway::runtime::{
@@ -572,4 +572,27 @@ async fn a_bind_in_doubt_is_retried_to_the_same_node_never_placed_elsewhere() {
     assert_eq!(bound(t.r.placement("shop/a")), Some("vm-1"));
     assert!(bursting(t.r.placement("shop/b")).is_some());
     assert_eq!(t.instances().await.len(), 1);
+}
+
+/// `run` on tokio's paused time with a `TokioClock`: the interval between idle steps and the
+/// reconciler's clock are one time, the one deployments use, so the instance (40 s to start) is
+/// seen running on the step at 40 s, and nothing waits on the wall clock.
+#[tokio::test(start_paused = true)]
+async fn run_on_paused_tokio_time_steps_at_the_interval() {
+    let clock = TokioClock::new();
+    let aci = Arc::new(MockBackend::new(BurstTarget::aci_like("aci", "eastus"), clock));
+    let engine = Arc::new(Engine::new(Policy::default()).unwrap());
+    let mut r = Reconciler::new(engine, Arc::new(MemoryBinder::new()), clock).with_backend("aci", aci);
+    let (events, rx) = tokio::sync::mpsc::channel(8);
+    let feed = async move {
+        events.send(ClusterEvent::PodAdded(pod("a", "1"))).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(45)).await;
+        drop(events); // shut down
+    };
+    tokio::join!(r.run(rx, Duration::from_secs(10)), feed);
+    assert_eq!(r.steps(), 5, "steps at 0 s (the event), 10, 20, 30 and 40 s");
+    let seen: Vec<(u64, &EventKind)> =
+        r.events().iter().filter(|e| e.pod.as_deref() == Some("shop/a")).map(|e| (e.at.as_secs(), &e.kind)).collect();
+    assert!(matches!(seen[..], [(0, EventKind::BurstCreated { .. }), (40, EventKind::InstanceRunning { .. })]));
+    assert_eq!(spillway::backend::Clock::now(&clock), Duration::from_secs(45));
 }
