@@ -132,7 +132,7 @@ pub(crate) struct Cluster<'s> {
     pub(crate) ports: Vec<Vec<HostPort>>,
     /// Per node, `(taint index, reason id)` of its NoSchedule/NoExecute taints.
     pub(crate) hard_taints: Vec<Vec<(usize, ReasonId)>>,
-    /// Per node, a hash of its name for tie-breaking.
+    /// Per node, the tie hash of its name.
     pub(crate) name_hash: Vec<u64>,
     /// Reason strings.
     pub(crate) reasons: ReasonTable,
@@ -202,7 +202,7 @@ impl<'s> Cluster<'s> {
             allowed_pods: nodes.iter().map(|node| node.allocatable.pods).collect(),
             ports: vec![Vec::new(); n],
             hard_taints: Vec::with_capacity(n),
-            name_hash: nodes.iter().map(|node| fnv1a(node.name.as_bytes())).collect(),
+            name_hash: nodes.iter().map(|node| tie_hash(node.name.as_bytes())).collect(),
             insufficient,
             changes: Vec::new(),
             reasons,
@@ -371,11 +371,19 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// Mixes a pod hash and a node hash into a tie-break key (splitmix64 finaliser).
-#[inline]
-pub(crate) fn tie_key(pod: u64, node: u64) -> u64 {
-    let mut z = pod ^ node.rotate_left(29);
+/// A name's hash for tie-breaking: FNV-1a, then the splitmix64 finaliser so every bit depends
+/// on every byte.
+pub(crate) fn tie_hash(bytes: &[u8]) -> u64 {
+    let mut z = fnv1a(bytes);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// The tie-break key of a pod on a node (or burst target): their tie hashes XORed. Lower wins.
+/// For one pod it orders the nodes pseudo-randomly, a different order for each pod, and the
+/// kept scores find the smallest over any number of tied nodes in O(64 log n).
+#[inline]
+pub(crate) fn tie_key(pod: u64, node: u64) -> u64 {
+    pod ^ node
 }

@@ -137,7 +137,7 @@ impl Engine {
             },
             burst: &self.policy.burst,
             targets: if vm_only { &[] } else { snapshot.burst_targets() },
-            target_hash: snapshot.burst_targets().iter().map(|t| cluster::fnv1a(t.name.as_bytes())).collect(),
+            target_hash: snapshot.burst_targets().iter().map(|t| cluster::tie_hash(t.name.as_bytes())).collect(),
             pools: if vm_only { &[] } else { snapshot.node_pools() },
         }
     }
@@ -449,25 +449,21 @@ fn cached_best(
 ) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
     let info = &ctx.info;
     let n = cluster.nodes.len();
-    let mut weights = score_cache::Weights { taint: 0, affinity: 0 };
-    let mut taint_raw: Option<&Vec<i64>> = None;
-    let mut affinity_raw: Option<&Vec<i64>> = None;
+    let mut raw = score_cache::Normalised { taint: None, affinity: None };
     let mut fit = None;
     let mut balanced = None;
     for &(plugin, weight) in &r.scores {
         match plugin {
             ScorePlugin::TaintToleration => {
-                weights.taint = weight;
-                taint_raw = Some(
-                    class.taint_raw.get_or_init(|| (0..n).map(|n| taint_toleration::score(cluster, info, n)).collect()),
-                );
+                let scores =
+                    class.taint_raw.get_or_init(|| (0..n).map(|n| taint_toleration::score(cluster, info, n)).collect());
+                raw.taint = Some((scores, weight));
             }
             // Without preferred terms every node's raw score is 0, and so is the normalised one.
             ScorePlugin::NodeAffinity if !info.preferred.is_empty() => {
-                weights.affinity = weight;
-                affinity_raw = Some(
-                    class.affinity_raw.get_or_init(|| (0..n).map(|n| node_affinity::score(cluster, info, n)).collect()),
-                );
+                let scores =
+                    class.affinity_raw.get_or_init(|| (0..n).map(|n| node_affinity::score(cluster, info, n)).collect());
+                raw.affinity = Some((scores, weight));
             }
             ScorePlugin::NodeResourcesFit => fit = Some((r.fit.prepare(info), weight)),
             ScorePlugin::NodeResourcesBalancedAllocation => balanced = balanced_requests(r, info).map(|b| (b, weight)),
@@ -475,6 +471,7 @@ fn cached_best(
             ScorePlugin::NodeAffinity | ScorePlugin::PodTopologySpread | ScorePlugin::InterPodAffinity => {}
         }
     }
+    let first_dynamic = active.iter().find(|(_, f)| !classes::is_static(*f)).map_or(usize::MAX, |&(i, _)| i);
     let key = score_cache::ScoreKey {
         class: std::rc::Rc::as_ptr(class) as usize,
         req: info.req.clone(),
@@ -482,27 +479,26 @@ fn cached_best(
         nz_mem: info.nz_mem,
         host_ports: info.pod.host_ports.clone(),
     };
-    let kept = cache.get(key, n, cluster.reasons.len(), weights, &cluster.changes, |node, lists| {
-        buf.clear();
-        node_reasons(cluster, r, ctx, Some(class), active, use_subset, node, buf);
-        if !buf.is_empty() {
-            return score_cache::NodeEval { reasons: lists.intern(buf), local: 0, taint_raw: 0, affinity_raw: 0 };
-        }
-        let mut local = 0;
-        if let Some((scored, weight)) = &fit {
-            local += weight * r.fit.score(cluster, scored, node);
-        }
-        if let Some((requests, weight)) = &balanced {
-            local += weight * balanced_allocation::score(cluster, requests, node);
-        }
-        score_cache::NodeEval {
-            reasons: 0,
-            local,
-            taint_raw: taint_raw.map_or(0, |raw| raw[node]),
-            affinity_raw: affinity_raw.map_or(0, |raw| raw[node]),
-        }
-    })?;
-    let best = kept.best(info.hash, &cluster.name_hash);
+    let (kept, order) =
+        cache.get(key, cluster.reasons.len(), raw, &cluster.changes, &cluster.name_hash, |node, lists| {
+            buf.clear();
+            node_reasons(cluster, r, ctx, Some(class), active, use_subset, node, buf);
+            if !buf.is_empty() {
+                // Outside the name subset, or failing a static filter before any that reads usage.
+                let fixed = (use_subset && info.name_subset.excludes(&cluster.nodes[node].name))
+                    || (class.fail_at[node] != classes::PASS && usize::from(class.fail_at[node]) < first_dynamic);
+                return score_cache::NodeEval { reasons: lists.intern(buf), fixed, local: 0 };
+            }
+            let mut local = 0;
+            if let Some((scored, weight)) = &fit {
+                local += weight * r.fit.score(cluster, scored, node);
+            }
+            if let Some((requests, weight)) = &balanced {
+                local += weight * balanced_allocation::score(cluster, requests, node);
+            }
+            score_cache::NodeEval { reasons: 0, fixed: false, local }
+        })?;
+    let best = kept.best(order, info.hash);
     let counts = best.is_none().then(|| kept.counts.clone());
     Some((best, counts))
 }

@@ -2,7 +2,7 @@
 
 use crate::model::{NodeAffinity, NodeSelectorOperator, NodeSelectorTerm, Pod, Taint, TaintEffect, Toleration};
 
-use super::cluster::{Cluster, ResourceId, fnv1a};
+use super::cluster::{Cluster, ResourceId, tie_hash};
 use super::plugins::node_affinity::{Required, preferred};
 
 /// The taint kube puts on cordoned nodes; NodeUnschedulable lets pods that tolerate it through.
@@ -19,7 +19,7 @@ pub(crate) struct PodInfo<'p> {
     /// Non-zero-defaulted cpu and memory (scoring).
     pub(crate) nz_cpu: i64,
     pub(crate) nz_mem: i64,
-    /// Hash of the uid (or `namespace/name`) for tie-breaking.
+    /// Tie hash of the uid (or `namespace/name`), for tie-breaking.
     pub(crate) hash: u64,
     /// Whether the pod tolerates `node.kubernetes.io/unschedulable:NoSchedule`.
     pub(crate) tolerates_unschedulable: bool,
@@ -97,7 +97,7 @@ impl<'p> PodInfo<'p> {
             requests,
             nz_cpu: nz.cpu_millis,
             nz_mem: nz.memory,
-            hash: fnv1a(id.as_bytes()),
+            hash: tie_hash(id.as_bytes()),
             tolerates_unschedulable: pod.tolerates(&unschedulable),
             prefer_tolerations: pod
                 .tolerations

@@ -6,18 +6,18 @@
 //! that node's usage. Placing a pod changes one node's usage. So the engine keeps, per score
 //! key, every node's verdict and score, a histogram of the raw TaintToleration and NodeAffinity
 //! scores over the feasible nodes (their normalisation needs the maximum), the reason counts
-//! of the infeasible ones, and a max segment tree over the totals; the next pod with that key
+//! of the infeasible ones, and a max tree over the totals (with the number of nodes at the max)
+//! whose leaves are the nodes in the order of their tie hashes; the next pod with that key
 //! re-evaluates only the nodes whose usage changed since (the run's change log) and reads the
-//! best total off the tree's root. Ties at the top total are broken by the same stable hash as
-//! the plain path, over the tied nodes only.
+//! top total off the root. Ties are broken as on the plain path, by the smallest
+//! [`tie_key`](super::cluster::tie_key) — the pod's tie hash XOR the node's — which a walk down
+//! the hash bits finds with a range query per bit, however many nodes tie (identical empty
+//! nodes all do): O(log² n) rather than a scan of the tied nodes.
 //!
 //! The plan is identical to evaluating every node for every pod
 //! ([`Engine::place_reference`](crate::Engine::place_reference)); the property tests compare
 //! the two on random clusters.
 
-use std::collections::BTreeMap;
-
-use super::cluster::tie_key;
 use super::fxhash::FxHashMap as HashMap;
 use super::reasons::ReasonId;
 
@@ -25,7 +25,7 @@ use super::reasons::ReasonId;
 pub(crate) const INFEASIBLE: i64 = i64::MIN;
 
 /// Memory the caches of one run may hold; beyond it the least recently used key is dropped.
-const BUDGET_BYTES: usize = 48 << 20;
+const BUDGET_BYTES: usize = 64 << 20;
 
 /// What makes two pods share node verdicts and node-local scores.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,20 +43,31 @@ pub(crate) struct ScoreKey {
 pub(crate) struct NodeEval {
     /// Interned reason list ([`ReasonLists`]); 0 = feasible.
     pub(crate) reasons: u32,
+    /// The node fails a static filter before any that reads usage: the verdict never changes.
+    pub(crate) fixed: bool,
     /// Weighted sum of the node-local scores (resources fit, balanced allocation).
     pub(crate) local: i64,
-    /// Raw TaintToleration and NodeAffinity scores (normalised over the feasible nodes).
-    pub(crate) taint_raw: i64,
-    pub(crate) affinity_raw: i64,
 }
 
-/// How the normalised scores enter the total.
+/// How the normalised scores enter the total: per node, the raw TaintToleration and
+/// NodeAffinity scores of the pod's class (normalised over the feasible nodes), and the
+/// plugins' weights.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Weights {
-    /// TaintToleration's weight (0 when not scored).
-    pub(crate) taint: i64,
-    /// NodeAffinity's weight (0 when not scored or the pod has no preferred terms).
-    pub(crate) affinity: i64,
+pub(crate) struct Normalised<'a> {
+    /// Raw TaintToleration scores and weight (`None` when not scored).
+    pub(crate) taint: Option<(&'a [i64], i64)>,
+    /// Raw NodeAffinity scores and weight (`None` when not scored or the pod prefers nothing).
+    pub(crate) affinity: Option<(&'a [i64], i64)>,
+}
+
+impl Normalised<'_> {
+    fn taint(&self, node: usize) -> i64 {
+        self.taint.map_or(0, |(raw, _)| raw[node])
+    }
+
+    fn affinity(&self, node: usize) -> i64 {
+        self.affinity.map_or(0, |(raw, _)| raw[node])
+    }
 }
 
 /// Interned reason lists; id 0 is the empty list (a feasible node).
@@ -93,62 +104,215 @@ impl ReasonLists {
     }
 }
 
+/// The nodes in the order of their tie hashes (then index), shared by every key of a run.
+#[derive(Debug, Default)]
+pub(crate) struct HashOrder {
+    /// Per node, its position.
+    pos: Vec<u32>,
+    /// Per position, the node and its tie hash.
+    node: Vec<u32>,
+    hash: Vec<u64>,
+}
+
+impl HashOrder {
+    fn new(tie_hash: &[u64]) -> HashOrder {
+        let mut order: Vec<(u64, u32)> = tie_hash.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+        order.sort_unstable();
+        let mut pos = vec![0; order.len()];
+        for (p, &(_, node)) in order.iter().enumerate() {
+            pos[node as usize] = p as u32;
+        }
+        HashOrder { pos, node: order.iter().map(|&(_, n)| n).collect(), hash: order.iter().map(|&(h, _)| h).collect() }
+    }
+}
+
+/// A max tree over per-position values that also counts the positions at the max.
+#[derive(Debug)]
+struct TieTree {
+    size: usize,
+    max: Vec<i64>,
+    count: Vec<u32>,
+}
+
+fn combine(a: (i64, u32), b: (i64, u32)) -> (i64, u32) {
+    match a.0.cmp(&b.0) {
+        std::cmp::Ordering::Greater => a,
+        std::cmp::Ordering::Less => b,
+        std::cmp::Ordering::Equal => (a.0, a.1 + b.1),
+    }
+}
+
+impl TieTree {
+    fn new(len: usize) -> TieTree {
+        let size = len.next_power_of_two().max(1);
+        TieTree { size, max: vec![INFEASIBLE; 2 * size], count: vec![1; 2 * size] }
+    }
+
+    fn pull(&mut self, i: usize) {
+        let (m, c) = combine((self.max[2 * i], self.count[2 * i]), (self.max[2 * i + 1], self.count[2 * i + 1]));
+        self.max[i] = m;
+        self.count[i] = c;
+    }
+
+    /// Sets every leaf, then every inner node.
+    fn build(&mut self, leaves: impl Iterator<Item = i64>) {
+        for (i, v) in leaves.enumerate() {
+            self.max[self.size + i] = v;
+        }
+        for i in (1..self.size).rev() {
+            self.pull(i);
+        }
+    }
+
+    fn get(&self, pos: usize) -> i64 {
+        self.max[self.size + pos]
+    }
+
+    fn set(&mut self, pos: usize, v: i64) {
+        let mut i = self.size + pos;
+        self.max[i] = v;
+        while i > 1 {
+            i /= 2;
+            let before = (self.max[i], self.count[i]);
+            self.pull(i);
+            if (self.max[i], self.count[i]) == before {
+                break;
+            }
+        }
+    }
+
+    /// Max and count over positions `lo..hi`.
+    fn query(&self, lo: usize, hi: usize) -> (i64, u32) {
+        let (mut l, mut r) = (lo + self.size, hi + self.size);
+        let mut acc = (INFEASIBLE, 0);
+        while l < r {
+            if l & 1 == 1 {
+                acc = combine(acc, (self.max[l], self.count[l]));
+                l += 1;
+            }
+            if r & 1 == 1 {
+                r -= 1;
+                acc = combine(acc, (self.max[r], self.count[r]));
+            }
+            l /= 2;
+            r /= 2;
+        }
+        acc
+    }
+
+    /// The first position in `lo..hi` whose value is `top` (the range's max).
+    fn first(&self, lo: usize, hi: usize, top: i64) -> Option<usize> {
+        fn go(t: &TieTree, i: usize, from: usize, to: usize, lo: usize, hi: usize, top: i64) -> Option<usize> {
+            if to <= lo || hi <= from || t.max[i] < top {
+                return None;
+            }
+            if i >= t.size {
+                return Some(i - t.size);
+            }
+            let mid = (from + to) / 2;
+            go(t, 2 * i, from, mid, lo, hi, top).or_else(|| go(t, 2 * i + 1, mid, to, lo, hi, top))
+        }
+        go(self, 1, 0, self.size, lo, hi, top)
+    }
+
+    /// The position with the highest value and, among those, the smallest tie hash XOR
+    /// `pod` (then the smallest position): from the highest bit down, keep the half of the
+    /// hash range whose bit agrees with `pod`'s whenever it holds a top value.
+    fn best(&self, order: &HashOrder, pod: u64) -> Option<(usize, i64)> {
+        let (top, mut count) = (self.max[1], self.count[1]);
+        if top == INFEASIBLE {
+            return None;
+        }
+        let (mut lo, mut hi) = (0, order.hash.len());
+        let mut bit = 64;
+        while count > 1 && bit > 0 {
+            bit -= 1;
+            // Hashes in `lo..hi` share every bit above `bit`, and are sorted.
+            let mid = lo + order.hash[lo..hi].partition_point(|&h| (h >> bit) & 1 == 0);
+            let (agree, disagree) = if (pod >> bit) & 1 == 0 { ((lo, mid), (mid, hi)) } else { ((mid, hi), (lo, mid)) };
+            let (m, c) = if agree.0 < agree.1 { self.query(agree.0, agree.1) } else { (INFEASIBLE, 0) };
+            if m == top {
+                (lo, hi) = agree;
+                count = c;
+            } else {
+                (lo, hi) = disagree;
+            }
+        }
+        self.first(lo, hi, top).map(|pos| (pos, top))
+    }
+}
+
 /// The kept evaluation of every node for one score key.
 #[derive(Debug)]
 pub(crate) struct KeyScores {
     evals: Vec<NodeEval>,
     /// Raw taint and affinity scores of the feasible nodes, with multiplicity.
-    taint_hist: BTreeMap<i64, u32>,
-    affinity_hist: BTreeMap<i64, u32>,
-    /// The maxima the tree's totals were computed with.
+    taint_hist: Histogram,
+    affinity_hist: Histogram,
+    /// The maxima the totals were computed with.
     taint_max: i64,
     affinity_max: i64,
     /// Node reason counts over the infeasible nodes (kube's diagnosis), by reason id.
     pub(crate) counts: Vec<usize>,
-    /// Max segment tree over the totals; leaves at `size..size + n`.
-    tree: Vec<i64>,
-    size: usize,
-    weights: Weights,
+    /// Totals ([`INFEASIBLE`] for an infeasible node) at the nodes' [`HashOrder`] positions.
+    tree: TieTree,
     /// Position in the run's change log up to which this key is current.
     seen: usize,
     last_use: u64,
 }
 
-fn hist_max(h: &BTreeMap<i64, u32>) -> i64 {
-    h.last_key_value().map_or(0, |(k, _)| *k)
-}
+/// Values with multiplicity, sorted (few distinct values: taint counts, preference weights).
+#[derive(Debug, Default)]
+struct Histogram(Vec<(i64, u32)>);
 
-fn hist_add(h: &mut BTreeMap<i64, u32>, v: i64) {
-    *h.entry(v).or_insert(0) += 1;
-}
+impl Histogram {
+    fn max(&self) -> i64 {
+        self.0.last().map_or(0, |&(v, _)| v)
+    }
 
-fn hist_remove(h: &mut BTreeMap<i64, u32>, v: i64) {
-    if let Some(c) = h.get_mut(&v) {
-        *c -= 1;
-        if *c == 0 {
-            h.remove(&v);
+    fn add(&mut self, v: i64) {
+        match self.0.binary_search_by_key(&v, |&(x, _)| x) {
+            Ok(i) => self.0[i].1 += 1,
+            Err(i) => self.0.insert(i, (v, 1)),
+        }
+    }
+
+    fn remove(&mut self, v: i64) {
+        if let Ok(i) = self.0.binary_search_by_key(&v, |&(x, _)| x) {
+            self.0[i].1 -= 1;
+            if self.0[i].1 == 0 {
+                self.0.remove(i);
+            }
         }
     }
 }
 
 impl KeyScores {
     fn bytes(nodes: usize) -> usize {
-        nodes * (std::mem::size_of::<NodeEval>() + 2 * std::mem::size_of::<i64>())
+        // The evaluations, and the tree: twice the leaves (a power of two), a total and a count each.
+        nodes * std::mem::size_of::<NodeEval>() + 2 * nodes.next_power_of_two() * (8 + 4)
     }
 
-    fn total(&self, e: &NodeEval) -> i64 {
+    fn total(&self, node: usize, raw: &Normalised<'_>) -> i64 {
+        let e = &self.evals[node];
         if e.reasons != 0 {
             return INFEASIBLE;
         }
-        let taint = super::plugins::normalize_one(e.taint_raw, self.taint_max, true);
-        let affinity = super::plugins::normalize_one(e.affinity_raw, self.affinity_max, false);
-        e.local + self.weights.taint * taint + self.weights.affinity * affinity
+        let mut total = e.local;
+        if let Some((scores, weight)) = raw.taint {
+            total += weight * super::plugins::normalize_one(scores[node], self.taint_max, true);
+        }
+        if let Some((scores, weight)) = raw.affinity {
+            total += weight * super::plugins::normalize_one(scores[node], self.affinity_max, false);
+        }
+        total
     }
 
-    fn add(&mut self, e: &NodeEval, lists: &ReasonLists) {
+    fn add(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists) {
+        let e = self.evals[node];
         if e.reasons == 0 {
-            hist_add(&mut self.taint_hist, e.taint_raw);
-            hist_add(&mut self.affinity_hist, e.affinity_raw);
+            self.taint_hist.add(raw.taint(node));
+            self.affinity_hist.add(raw.affinity(node));
         } else {
             for &r in lists.get(e.reasons) {
                 let r = r as usize;
@@ -160,10 +324,11 @@ impl KeyScores {
         }
     }
 
-    fn remove(&mut self, e: &NodeEval, lists: &ReasonLists) {
+    fn remove(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists) {
+        let e = self.evals[node];
         if e.reasons == 0 {
-            hist_remove(&mut self.taint_hist, e.taint_raw);
-            hist_remove(&mut self.affinity_hist, e.affinity_raw);
+            self.taint_hist.remove(raw.taint(node));
+            self.affinity_hist.remove(raw.affinity(node));
         } else {
             for &r in lists.get(e.reasons) {
                 self.counts[r as usize] -= 1;
@@ -171,57 +336,28 @@ impl KeyScores {
         }
     }
 
-    /// Recomputes every leaf and inner node of the tree.
-    fn rebuild_tree(&mut self) {
-        self.taint_max = hist_max(&self.taint_hist);
-        self.affinity_max = hist_max(&self.affinity_hist);
-        let n = self.evals.len();
-        for i in 0..n {
-            self.tree[self.size + i] = self.total(&self.evals[i]);
-        }
-        for i in (1..self.size).rev() {
-            self.tree[i] = self.tree[2 * i].max(self.tree[2 * i + 1]);
+    /// Recomputes every total.
+    fn rebuild(&mut self, raw: &Normalised<'_>, order: &HashOrder) {
+        self.taint_max = self.taint_hist.max();
+        self.affinity_max = self.affinity_hist.max();
+        let totals: Vec<i64> = order.node.iter().map(|&node| self.total(node as usize, raw)).collect();
+        self.tree.build(totals.into_iter());
+    }
+
+    /// Recomputes `node`'s total.
+    fn retotal(&mut self, node: usize, raw: &Normalised<'_>, order: &HashOrder) {
+        let pos = order.pos[node] as usize;
+        let new = self.total(node, raw);
+        if self.tree.get(pos) != new {
+            self.tree.set(pos, new);
         }
     }
 
-    fn set_leaf(&mut self, node: usize) {
-        let mut i = self.size + node;
-        self.tree[i] = self.total(&self.evals[node]);
-        while i > 1 {
-            i /= 2;
-            let v = self.tree[2 * i].max(self.tree[2 * i + 1]);
-            if self.tree[i] == v {
-                break;
-            }
-            self.tree[i] = v;
-        }
-    }
-
-    /// The best node and its total: the highest total, among equal totals the smallest tie
-    /// key of `pod_hash` and the node's name hash. `None` when no node is feasible.
-    pub(crate) fn best(&self, pod_hash: u64, name_hash: &[u64]) -> Option<(usize, i64)> {
-        let top = *self.tree.get(1)?;
-        if top == INFEASIBLE {
-            return None;
-        }
-        let mut best: Option<(u64, usize)> = None;
-        let mut stack = vec![1usize];
-        while let Some(i) = stack.pop() {
-            if self.tree[i] != top {
-                continue;
-            }
-            if i >= self.size {
-                let node = i - self.size;
-                let key = tie_key(pod_hash, name_hash[node]);
-                if best.is_none_or(|(k, _)| key < k) {
-                    best = Some((key, node));
-                }
-            } else {
-                stack.push(2 * i + 1);
-                stack.push(2 * i);
-            }
-        }
-        best.map(|(_, node)| (node, top))
+    /// The best node and its total: the highest total, among equal totals the smallest
+    /// [`tie_key`](super::cluster::tie_key) of `pod_hash` and the node's tie hash (then the
+    /// smallest node index). `None` when no node is feasible.
+    pub(crate) fn best(&self, order: &HashOrder, pod_hash: u64) -> Option<(usize, i64)> {
+        self.tree.best(order, pod_hash).map(|(pos, total)| (order.node[pos] as usize, total))
     }
 }
 
@@ -229,6 +365,8 @@ impl KeyScores {
 #[derive(Debug, Default)]
 pub(crate) struct ScoreCache {
     keys: HashMap<ScoreKey, KeyScores>,
+    /// The run's nodes in tie-hash order (built on first use).
+    pub(crate) order: HashOrder,
     pub(crate) lists: ReasonLists,
     clock: u64,
 }
@@ -241,16 +379,20 @@ impl ScoreCache {
     pub(crate) fn get(
         &mut self,
         key: ScoreKey,
-        nodes: usize,
         reasons: usize,
-        weights: Weights,
+        raw: Normalised<'_>,
         changes: &[u32],
+        tie_hash: &[u64],
         mut eval: impl FnMut(usize, &mut ReasonLists) -> NodeEval,
-    ) -> Option<&KeyScores> {
+    ) -> Option<(&KeyScores, &HashOrder)> {
+        let nodes = tie_hash.len();
+        if self.order.pos.len() != nodes {
+            self.order = HashOrder::new(tie_hash);
+        }
+        let order = &self.order;
         self.clock += 1;
         let clock = self.clock;
-        let per_key = KeyScores::bytes(nodes).max(1);
-        let capacity = BUDGET_BYTES / per_key;
+        let capacity = BUDGET_BYTES / KeyScores::bytes(nodes).max(1);
         if capacity == 0 {
             return None;
         }
@@ -261,23 +403,25 @@ impl ScoreCache {
             if pending.len() * 2 <= nodes {
                 for &node in pending {
                     let node = node as usize;
-                    let old = k.evals[node];
+                    if k.evals[node].fixed {
+                        continue;
+                    }
                     let new = eval(node, lists);
-                    if new != old {
-                        k.remove(&old, lists);
-                        k.add(&new, lists);
+                    if new != k.evals[node] {
+                        k.remove(node, &raw, lists);
                         k.evals[node] = new;
+                        k.add(node, &raw, lists);
                     }
                 }
                 k.seen = changes.len();
-                if hist_max(&k.taint_hist) != k.taint_max || hist_max(&k.affinity_hist) != k.affinity_max {
-                    k.rebuild_tree();
+                if k.taint_hist.max() != k.taint_max || k.affinity_hist.max() != k.affinity_max {
+                    k.rebuild(&raw, order);
                 } else {
                     for &node in pending {
-                        k.set_leaf(node as usize);
+                        k.retotal(node as usize, &raw, order);
                     }
                 }
-                return self.keys.get(&key);
+                return self.keys.get(&key).map(|k| (k, &self.order));
             }
             self.keys.remove(&key);
         }
@@ -287,27 +431,60 @@ impl ScoreCache {
                 self.keys.remove(&oldest);
             }
         }
-        let size = nodes.next_power_of_two().max(1);
         let mut k = KeyScores {
-            evals: Vec::with_capacity(nodes),
-            taint_hist: BTreeMap::new(),
-            affinity_hist: BTreeMap::new(),
+            evals: (0..nodes).map(|node| eval(node, lists)).collect(),
+            taint_hist: Histogram::default(),
+            affinity_hist: Histogram::default(),
             taint_max: 0,
             affinity_max: 0,
             counts: vec![0; reasons],
-            tree: vec![INFEASIBLE; 2 * size],
-            size,
-            weights,
+            tree: TieTree::new(nodes),
             seen: changes.len(),
             last_use: clock,
         };
         for node in 0..nodes {
-            let e = eval(node, lists);
-            k.add(&e, lists);
-            k.evals.push(e);
+            k.add(node, &raw, lists);
         }
-        k.rebuild_tree();
+        k.rebuild(&raw, order);
         self.keys.insert(key.clone(), k);
-        self.keys.get(&key)
+        self.keys.get(&key).map(|k| (k, &self.order))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The tree finds what a scan finds: the highest value, then the smallest hash XOR
+        /// pod, then the smallest node index (values and hashes drawn from small ranges so
+        /// that ties and equal hashes occur), also after updates.
+        #[test]
+        fn best_agrees_with_a_scan(
+            nodes in proptest::collection::vec((any::<u64>(), 0u32..4, -1i64..4), 1..200),
+            updates in proptest::collection::vec((any::<prop::sample::Index>(), -1i64..4), 0..20),
+            pod in any::<u64>(),
+            narrow in any::<bool>(),
+        ) {
+            let value = |v: i64| if v < 0 { INFEASIBLE } else { v };
+            let hashes: Vec<u64> =
+                nodes.iter().map(|&(h, shift, _)| if narrow { h >> (60 + shift) } else { h }).collect();
+            let mut values: Vec<i64> = nodes.iter().map(|&(_, _, v)| value(v)).collect();
+            let order = HashOrder::new(&hashes);
+            let mut tree = TieTree::new(values.len());
+            tree.build(order.node.iter().map(|&n| values[n as usize]));
+            for (at, v) in updates {
+                let node = at.index(values.len());
+                values[node] = value(v);
+                tree.set(order.pos[node] as usize, value(v));
+            }
+            let scan = (0..values.len())
+                .filter(|&n| values[n] != INFEASIBLE)
+                .min_by_key(|&n| (std::cmp::Reverse(values[n]), hashes[n] ^ pod, n))
+                .map(|n| (n, values[n]));
+            let found = tree.best(&order, pod).map(|(pos, v)| (order.node[pos] as usize, v));
+            prop_assert_eq!(found, scan);
+        }
     }
 }
