@@ -62,11 +62,12 @@ impl Autoscaler {
         node
     }
 
-    /// The pools as the engine should see them: `current_nodes` counts the nodes added and on
-    /// their way.
+    /// The pools as the engine should see them: `current_nodes` counts the nodes the pool has
+    /// (the scenario's and the ready ones added), not those on their way, as a
+    /// [`NodePool`] says.
     pub(crate) fn pools_now(&self) -> Vec<NodePool> {
         let mut pools = self.pools.clone();
-        for a in self.added.values() {
+        for a in self.added.values().filter(|a| a.ready) {
             pools[a.pool].current_nodes += 1;
         }
         pools

@@ -69,16 +69,19 @@ enum Ev {
     Wake(bool),
 }
 
+/// A queued event: by time, samples after everything else at their time, then in the order
+/// queued.
 #[derive(Debug)]
 struct Queued {
     at: u64,
+    sample: bool,
     seq: u64,
     ev: Ev,
 }
 
 impl PartialEq for Queued {
     fn eq(&self, other: &Self) -> bool {
-        (self.at, self.seq) == (other.at, other.seq)
+        self.cmp(other) == Ordering::Equal
     }
 }
 impl Eq for Queued {}
@@ -89,7 +92,7 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
+        (self.at, self.sample, self.seq).cmp(&(other.at, other.sample, other.seq))
     }
 }
 
@@ -386,7 +389,8 @@ pub(crate) fn simulate(
 impl Sim<'_> {
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse(Queued { at, seq: self.seq, ev }));
+        let sample = ev == Ev::Sample;
+        self.queue.push(Reverse(Queued { at, sample, seq: self.seq, ev }));
     }
 
     fn rec(&mut self) -> &mut Reconciler {
@@ -413,11 +417,8 @@ impl Sim<'_> {
                     self.push(next, Ev::Scan);
                 }
                 Ev::Sample => {
-                    // Samples come after everything else at their time.
-                    if self.queue.peek().is_some_and(|Reverse(n)| n.at == self.now && n.ev != Ev::Sample) {
-                        self.push(self.now, Ev::Sample);
-                        continue;
-                    }
+                    // Samples come after everything else at their time (the queue's order) and
+                    // after the reconcile step those events called for.
                     self.sample();
                     if self.now < self.end {
                         let next = (self.now + self.sample_every).min(self.end);
@@ -659,6 +660,14 @@ impl Sim<'_> {
         self.ready_nodes += 1;
         self.peak_nodes = self.peak_nodes.max(self.ready_nodes);
         self.dirty = true;
+        self.refresh_pools();
+    }
+
+    /// Tells the reconciler (for the engine's waits) how many nodes each pool has.
+    fn refresh_pools(&mut self) {
+        let pools = self.autoscaler.pools_now();
+        let rec = self.rec.take().expect("the reconciler is always put back");
+        self.rec = Some(rec.with_node_pools(pools));
     }
 
     /// The autoscaler's scan: scale up for the pods the scheduler could not place, scale down
@@ -688,7 +697,7 @@ impl Sim<'_> {
         }
         let node_pods = &self.node_pods;
         let removed = self.autoscaler.scale_down(now, |n| node_pods.get(n).copied().unwrap_or(0));
-        let changed = !ordered.is_empty() || !removed.is_empty();
+        let changed = !removed.is_empty();
         for (name, pool) in ordered {
             let ready_at = self.autoscaler.added[&name].ready_at;
             let hourly = self.autoscaler.hourly_cost(pool);
@@ -707,9 +716,7 @@ impl Sim<'_> {
             self.nodes_removed += 1;
         }
         if changed {
-            let pools = self.autoscaler.pools_now();
-            let rec = self.rec.take().expect("the reconciler is always put back");
-            self.rec = Some(rec.with_node_pools(pools));
+            self.refresh_pools();
         }
     }
 
