@@ -47,6 +47,11 @@ const ALL_PODS: &str = "(all pods)";
 /// | evict | `409` (the uid precondition failed: the pod was replaced) | [`BindError::NotFound`] |
 /// | any | timeout, `5xx`, `429` throttling, connection errors, `401`/`403` and other answers | [`BindError::Transient`] (a bind stays in doubt and is retried to the same node) |
 ///
+/// The API server checks disruption budgets only for running pods: it evicts a `Pending` pod
+/// (and one already being deleted) without a check. A burst pod the API server still sees as
+/// `Pending` — unbound, as the mock and ACI backends leave it, with no virtual-kubelet provider
+/// reporting it `Running` — is therefore drained back without its budget's protection.
+///
 /// A forbidden answer is transient because the fix (RBAC, see the README) comes from outside
 /// and retrying then succeeds; its message names the permission to grant. Every call is
 /// bounded by [`timeout`](Self::with_timeout) (30 s by default). The binder never logs or
