@@ -704,6 +704,39 @@ async fn a_released_lease_is_taken_at_once_and_a_lost_race_is_a_follower() {
 }
 
 #[tokio::test]
+async fn acquire_waits_a_retry_period_between_attempts() {
+    let (client, mut api) = mock_client();
+    let clock = ManualClock::new();
+    let mut lock = lock(client, "replica-b", &clock);
+    let (result, ()) = tokio::join!(lock.acquire(), async {
+        answer(&mut api, 200, lease(Some("replica-a"), "7", 3)).await;
+        // replica-a released it meanwhile.
+        answer(&mut api, 200, lease(None, "8", 3)).await;
+        answer(&mut api, 200, lease(Some("replica-b"), "9", 4)).await;
+    });
+    assert_eq!(result, Ok(()));
+    assert!(lock.is_leader());
+    assert_eq!(clock.sleeps(), [Duration::from_secs(2)]);
+}
+
+#[tokio::test]
+async fn listing_bindings_forbidden_is_transient_and_names_the_fix() {
+    let (client, mut api) = mock_client();
+    let binder = KubeBinder::new(client);
+    let (result, _) = tokio::join!(
+        binder.bindings(),
+        answer(&mut api, 403, failure(403, "Forbidden", "pods is forbidden: cannot list resource \"pods\""))
+    );
+    match result {
+        Err(BindError::Transient { pod, message }) => {
+            assert_eq!(pod, "(all pods)");
+            assert!(message.starts_with("listing bound pods: forbidden"), "{message}");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn the_leader_steps_down_when_another_holds_the_lease() {
     let (client, mut api) = mock_client();
     let clock = ManualClock::new();
