@@ -24,7 +24,7 @@ use super::reasons::ReasonId;
 /// A node no pod of the key can use.
 pub(crate) const INFEASIBLE: i64 = i64::MIN;
 
-/// Memory the caches of one run may hold; beyond it the least recently used key is dropped.
+/// Memory the caches of one run may hold; pods of keys beyond it take the plain path.
 const BUDGET_BYTES: usize = 64 << 20;
 
 /// What makes two pods share node verdicts and node-local scores.
@@ -258,7 +258,6 @@ pub(crate) struct KeyScores {
     tree: TieTree,
     /// Position in the run's change log up to which this key is current.
     seen: usize,
-    last_use: u64,
 }
 
 /// Values with multiplicity, sorted (few distinct values: taint counts, preference weights).
@@ -368,7 +367,6 @@ pub(crate) struct ScoreCache {
     /// The run's nodes in tie-hash order (built on first use).
     pub(crate) order: HashOrder,
     pub(crate) lists: ReasonLists,
-    clock: u64,
 }
 
 impl ScoreCache {
@@ -390,15 +388,12 @@ impl ScoreCache {
             self.order = HashOrder::new(tie_hash);
         }
         let order = &self.order;
-        self.clock += 1;
-        let clock = self.clock;
         let capacity = BUDGET_BYTES / KeyScores::bytes(nodes).max(1);
         if capacity == 0 {
             return None;
         }
         let lists = &mut self.lists;
         if let Some(k) = self.keys.get_mut(&key) {
-            k.last_use = clock;
             let pending = &changes[k.seen.min(changes.len())..];
             if pending.len() * 2 <= nodes {
                 for &node in pending {
@@ -426,10 +421,9 @@ impl ScoreCache {
             self.keys.remove(&key);
         }
         if self.keys.len() >= capacity {
-            let oldest = self.keys.iter().min_by_key(|(_, k)| k.last_use).map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                self.keys.remove(&oldest);
-            }
+            // Full: this pod takes the plain path. Evicting a kept key to make room would have
+            // every pod rebuild one (a scan plus a tree) once keys outnumber the room.
+            return None;
         }
         let mut k = KeyScores {
             evals: (0..nodes).map(|node| eval(node, lists)).collect(),
@@ -440,7 +434,6 @@ impl ScoreCache {
             counts: vec![0; reasons],
             tree: TieTree::new(nodes),
             seen: changes.len(),
-            last_use: clock,
         };
         for node in 0..nodes {
             k.add(node, &raw, lists);
