@@ -49,9 +49,12 @@ pub(crate) fn svg(report: &Report) -> Result<String, SimError> {
                 .y_label_area_size(56)
                 .build_cartesian_2d(0.0..end / scale, 0.0..top)
                 .map_err(err)?;
+            let money = caption.starts_with("Spend");
             chart
                 .configure_mesh()
                 .x_desc(unit)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .y_label_formatter(&|v| if money { format!("{v:.2}") } else { format!("{v:.0}") })
                 .light_line_style(RGBColor(235, 235, 235))
                 .label_style(("sans-serif", 12))
                 .draw()
@@ -67,7 +70,8 @@ pub(crate) fn svg(report: &Report) -> Result<String, SimError> {
             }
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                // Spend only grows: its upper left corner stays clear.
+                .position(if money { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::UpperRight })
                 .background_style(WHITE.mix(0.85))
                 .border_style(RGBColor(180, 180, 180))
                 .label_font(("sans-serif", 12))

@@ -241,6 +241,9 @@ pub enum SimError {
     /// The scenario's nodes and pods do not form a valid cluster.
     #[error("the scenario's cluster is invalid")]
     Snapshot(#[source] crate::model::SnapshotError),
+    /// The single-threaded async runtime the reconciler runs on could not be started.
+    #[error("starting the simulation's async runtime failed")]
+    Runtime(#[source] std::io::Error),
     /// The SVG chart could not be drawn.
     #[error("drawing the chart failed: {0}")]
     Chart(String),

@@ -272,7 +272,7 @@ pub(crate) fn simulate(
 
     let end = config.duration.map_or(workload.last_event_seconds() + config.tail.as_secs(), |d| d.as_secs());
     let sample_every = config.sample_interval.map_or((end / 240).max(1), |d| d.as_secs().max(1));
-    let rt = tokio::runtime::Builder::new_current_thread().build().map_err(|e| SimError::Chart(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_current_thread().build().map_err(SimError::Runtime)?;
 
     let mut sim = Sim {
         config,
