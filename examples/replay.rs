@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example replay -- --trace alibaba-2017|alibaba-gpu-2023|google-2011|azure-llm
 //!     [--data-dir DIR] [--scale F] [--hours H] [--speedup N] [--nodes N] [--node-cpu C]
-//!     [--node-memory M] [--pool-max N] [--policies P,P...] [--seed N] [--reconcile-seconds N]
+//!     [--node-memory M] [--node-price P] [--pool-max N] [--policies P,P...] [--seed N] [--reconcile-seconds N]
 //!     [--json FILE] [--svg FILE]
 //! cargo run --release --example replay -- --diurnal PODS [--hours H] [--nodes N] ...
 //! ```
@@ -39,6 +39,7 @@ Simulates a trace on a generated cluster under each burst policy and compares co
   --nodes N           VM nodes at the start (default 1000)\n\
   --node-cpu C        allocatable cpu of a node (default 3860m)\n\
   --node-memory M     allocatable memory of a node (default 12698Mi)\n\
+  --node-price P      hourly price of a node (default 0.192; alibaba-gpu-2023: 310 nodes of 32 / 256Gi at 1.536)\n\
   --pool-max N        most nodes the autoscaler may reach (default 1.2 x nodes)\n\
   --policies P,P...   policies to compare (default Never,VirtualNode,Overflow,CostAware)\n\
   --seed N            seed (default 42)\n\
@@ -58,6 +59,7 @@ struct Args {
     nodes: usize,
     node_cpu: String,
     node_memory: String,
+    node_price: String,
     pool_max: Option<i64>,
     policies: Vec<SimPolicy>,
     seed: u64,
@@ -77,6 +79,7 @@ fn parse() -> Result<Option<Args>, String> {
         nodes: 1000,
         node_cpu: "3860m".into(),
         node_memory: "12698Mi".into(),
+        node_price: "0.192".into(),
         pool_max: None,
         policies: SimPolicy::ALL.to_vec(),
         seed: 42,
@@ -100,6 +103,7 @@ fn parse() -> Result<Option<Args>, String> {
             "--nodes" => a.nodes = value(&mut it, "--nodes")?,
             "--node-cpu" => a.node_cpu = value(&mut it, "--node-cpu")?,
             "--node-memory" => a.node_memory = value(&mut it, "--node-memory")?,
+            "--node-price" => a.node_price = value(&mut it, "--node-price")?,
             "--pool-max" => a.pool_max = Some(value(&mut it, "--pool-max")?),
             "--seed" => a.seed = value(&mut it, "--seed")?,
             "--reconcile-seconds" => a.reconcile_seconds = value(&mut it, "--reconcile-seconds")?,
@@ -116,6 +120,23 @@ fn parse() -> Result<Option<Args>, String> {
     }
     if a.trace.is_none() == a.diurnal.is_none() {
         return Err("give exactly one of --trace NAME and --diurnal PODS".into());
+    }
+    if a.trace == Some(Trace::AlibabaGpu2023) {
+        // The GPU trace's pods are sized for its 310 CPU-only machines (32 vCPU, 256 GiB): unless
+        // told otherwise, the cluster is those machines (priced like Standard_D32s_v3).
+        let given = |flag: &str| std::env::args().any(|x| x == flag);
+        if !given("--nodes") {
+            a.nodes = 310;
+        }
+        if !given("--node-cpu") {
+            a.node_cpu = "32".into();
+        }
+        if !given("--node-memory") {
+            a.node_memory = "256Gi".into();
+        }
+        if !given("--node-price") {
+            a.node_price = "1.536".into();
+        }
     }
     Ok(Some(a))
 }
@@ -151,7 +172,7 @@ fn main() -> ExitCode {
 fn cluster(a: &Args) -> Result<Scenario, Box<dyn Error>> {
     let allocatable =
         Resources::parse([("cpu", a.node_cpu.as_str()), ("memory", a.node_memory.as_str()), ("pods", "110")])?;
-    let price: Money = "0.192".parse()?;
+    let price: Money = a.node_price.parse()?;
     let zones = ["eastus-1", "eastus-2", "eastus-3"];
     let nodes: Vec<Node> = (0..a.nodes)
         .map(|i| {
