@@ -367,6 +367,11 @@ pub(crate) struct ScoreCache {
     /// The run's nodes in tie-hash order (built on first use).
     pub(crate) order: HashOrder,
     pub(crate) lists: ReasonLists,
+    /// Per node, the update that last re-evaluated it (`stamp`), and the nodes whose
+    /// evaluation changed in the current update: scratch of [`get`](Self::get).
+    seen_at: Vec<u64>,
+    stamp: u64,
+    changed: Vec<usize>,
 }
 
 impl ScoreCache {
@@ -396,24 +401,33 @@ impl ScoreCache {
         if let Some(k) = self.keys.get_mut(&key) {
             let pending = &changes[k.seen.min(changes.len())..];
             if pending.len() * 2 <= nodes {
+                // Each changed node once (a node may have changed several times since).
+                self.stamp += 1;
+                if self.seen_at.len() != nodes {
+                    self.seen_at = vec![0; nodes];
+                }
+                self.changed.clear();
                 for &node in pending {
                     let node = node as usize;
-                    if k.evals[node].fixed {
+                    if k.evals[node].fixed || self.seen_at[node] == self.stamp {
                         continue;
                     }
+                    self.seen_at[node] = self.stamp;
                     let new = eval(node, lists);
                     if new != k.evals[node] {
                         k.remove(node, &raw, lists);
                         k.evals[node] = new;
                         k.add(node, &raw, lists);
+                        self.changed.push(node);
                     }
                 }
                 k.seen = changes.len();
                 if k.taint_hist.max() != k.taint_max || k.affinity_hist.max() != k.affinity_max {
                     k.rebuild(&raw, order);
                 } else {
-                    for &node in pending {
-                        k.retotal(node as usize, &raw, order);
+                    // Totals move only with a node's evaluation while the maxima hold.
+                    for &node in &self.changed {
+                        k.retotal(node, &raw, order);
                     }
                 }
                 return self.keys.get(&key).map(|k| (k, &self.order));
