@@ -182,9 +182,9 @@ impl Workload {
         Ok(Workload::new(format!("csv:{file}"), events))
     }
 
-    /// The workload as CSV (the format [`from_csv_str`](Self::from_csv_str) reads, with an
-    /// `arrivals` column; replica events need a file of their own and are written as arrivals
-    /// of that many pods only when the whole workload is of one kind).
+    /// The workload as CSV, the format [`from_csv_str`](Self::from_csv_str) reads: with a
+    /// `replicas` column when the first event is a replica count, else `arrivals`. A CSV holds
+    /// one kind, so a workload mixing both is written with the first event's kind throughout.
     pub fn to_csv(&self) -> String {
         let replicas = self.events.first().is_some_and(|e| matches!(e.change, Change::Replicas(_)));
         let mut out =
