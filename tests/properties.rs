@@ -958,6 +958,18 @@ fn check_explain_agrees(case: &Case, policy: Policy) -> Result<(), TestCaseError
 }
 
 /// The plan survives a JSON round trip.
+/// `place` and `place_reference` agree; `reversed` runs the filters in reverse order (those that
+/// read usage before the static ones, so first failures change with usage).
+fn check_kept_scores(case: &Case, mut policy: Policy, reversed: bool) -> Result<(), TestCaseError> {
+    if reversed {
+        policy.profile.filters.reverse();
+    }
+    let engine = engine(policy);
+    let snapshot = case.snapshot();
+    prop_assert_eq!(engine.place(&snapshot, &case.pending), engine.place_reference(&snapshot, &case.pending));
+    Ok(())
+}
+
 fn check_json_round_trip(plan: &Plan) -> Result<(), TestCaseError> {
     let json = serde_json::to_string(plan).map_err(|e| TestCaseError::fail(format!("a plan must serialize: {e}")))?;
     let back: Plan = serde_json::from_str(&json).map_err(|e| TestCaseError::fail(format!("{e}: {json}")))?;
@@ -1105,27 +1117,15 @@ proptest! {
     /// of `place_reference`, which evaluates every pod on every node (with the default filter
     /// order and with it reversed).
     #[test]
-    fn kept_scores_give_the_reference_plan(case in replica_case(1..=MAX_NODES, 10), mut policy in policy(), reversed in any::<bool>()) {
-        if reversed {
-            // Filters that read usage before the static ones: first failures change with usage.
-            policy.profile.filters.reverse();
-        }
-        let engine = engine(policy);
-        let snapshot = case.snapshot();
-        prop_assert_eq!(engine.place(&snapshot, &case.pending), engine.place_reference(&snapshot, &case.pending));
+    fn kept_scores_give_the_reference_plan(case in replica_case(1..=MAX_NODES, 10), policy in policy(), reversed in any::<bool>()) {
+        check_kept_scores(&case, policy, reversed)?;
     }
 
     /// 6d. The same on larger clusters filling up: many replicas, so that nodes fill, the
     /// feasible set shrinks and most pods find their key's scores only a few nodes stale.
     #[test]
-    fn kept_scores_give_the_reference_plan_as_nodes_fill(case in replica_case(16..=40, 30), mut policy in policy(), reversed in any::<bool>()) {
-        if reversed {
-            // Filters that read usage before the static ones: first failures change with usage.
-            policy.profile.filters.reverse();
-        }
-        let engine = engine(policy);
-        let snapshot = case.snapshot();
-        prop_assert_eq!(engine.place(&snapshot, &case.pending), engine.place_reference(&snapshot, &case.pending));
+    fn kept_scores_give_the_reference_plan_as_nodes_fill(case in replica_case(16..=40, 30), policy in policy(), reversed in any::<bool>()) {
+        check_kept_scores(&case, policy, reversed)?;
     }
 
     /// 6b. A lone pod with no node selector, required affinity or node name always fits the
