@@ -43,6 +43,7 @@ async fn seeded_fault_schedules() {
         let ops = faults::schedule(seed);
         let guard = SeedGuard(seed);
         if let Err(e) = faults::run(ops.clone()).await {
+            std::mem::forget(guard); // this message names the seed already
             panic!("seed {seed} fails: {e}\nreproduce with: {}\nschedule: {ops:?}", reproduce(seed));
         }
         drop(guard);

@@ -596,3 +596,45 @@ async fn run_on_paused_tokio_time_steps_at_the_interval() {
     assert!(matches!(seen[..], [(0, EventKind::BurstCreated { .. }), (40, EventKind::InstanceRunning { .. })]));
     assert_eq!(spillway::backend::Clock::now(&clock), Duration::from_secs(45));
 }
+
+/// A pod moving back holds its reserved node, but its instance still runs (and bills) until the
+/// move deletes it: the spend cap still counts it, so a new pod cannot burst on budget that is
+/// not free yet.
+#[tokio::test]
+async fn a_pod_moving_back_still_counts_against_the_spend_cap() {
+    let clock = ManualClock::new();
+    let aci = Arc::new(MockBackend::new(BurstTarget::aci_like("aci", "eastus"), clock.clone()));
+    let binder = Arc::new(MemoryBinder::new());
+    let target = aci.describe();
+    let one = target.pricing.hourly(
+        target.size_for(&pod("x", "1").containers[0].requests).unwrap(),
+        &std::collections::BTreeMap::new(),
+        false,
+    );
+    let mut policy = Policy::default();
+    policy.burst.spend_cap_per_hour = Some(spillway::model::Money::from_micros(2 * one.micros()));
+    let engine = Arc::new(Engine::new(policy).unwrap());
+    let mut r = Reconciler::new(engine, binder.clone(), clock.clone()).with_backend("aci", aci.clone());
+    for name in ["a", "b"] {
+        r.handle(ClusterEvent::PodAdded(pod(name, "1")));
+    }
+    r.reconcile().await;
+    clock.advance(Duration::from_secs(40));
+    r.reconcile().await;
+    assert_eq!(r.burst_spend_per_hour().micros(), 2 * one.micros());
+    // A node for one of them; its eviction is refused, so the move stays in flight.
+    binder.refuse_evictions("shop/a", 5, "pdb");
+    binder.refuse_evictions("shop/b", 5, "pdb");
+    r.handle(ClusterEvent::NodeAdded(vm("vm-1", "1")));
+    r.reconcile().await;
+    let moving = r.placements().filter(|(_, p)| matches!(p, Placement::Moving { .. })).count();
+    assert_eq!(moving, 1);
+    r.handle(ClusterEvent::PodAdded(pod("c", "1")));
+    r.reconcile().await;
+    assert!(
+        matches!(r.placement("shop/c"), Some(Placement::Unschedulable { message }) if message.contains("burst spend cap reached")),
+        "{:?}",
+        r.placement("shop/c")
+    );
+    assert_eq!(aci.list().await.unwrap().len(), 2);
+}

@@ -115,6 +115,35 @@ fn instance_cost(target: &BurstTarget, pod: &Pod, size: InstanceSize) -> Money {
     pricing.hourly(size, &gpus, pod.features.windows)
 }
 
+/// A stand-in for `pod`'s burst instance on `target` in the engine's snapshot: the pod's
+/// requests and features (so its size, quota share and cost), under a name no Kubernetes pod
+/// can have, with no labels, affinity, spread constraints or ports (so it weighs on no
+/// placement rule).
+fn instance_stand_in(pod: &Pod, target: &str) -> Pod {
+    Pod {
+        namespace: pod.namespace.clone(),
+        name: format!("{}~instance", pod.name),
+        uid: format!("{}~instance", pod.uid),
+        containers: pod.containers.clone(),
+        init_containers: pod.init_containers.clone(),
+        overhead: pod.overhead.clone(),
+        features: pod.features.clone(),
+        tolerations: pod.tolerations.clone(),
+        node_name: Some(target.to_string()),
+        ..Pod::default()
+    }
+}
+
+/// A stand-in for a leftover instance of `size` on `target` in the engine's snapshot (see
+/// [`instance_stand_in`]): one container requesting the instance's size.
+fn leftover_stand_in(target: &str, key: &InstanceKey, size: InstanceSize) -> Pod {
+    let requests =
+        crate::model::Resources { cpu_millis: size.cpu_millis, memory: size.memory_bytes, ..Default::default() };
+    let mut pod = Pod::new("~leftover", format!("{key}~{target}")).with_container(requests);
+    pod.node_name = Some(target.to_string());
+    pod
+}
+
 /// A span for one action on one pod: `pod` (`namespace/name`) and `action` (`bind`, `burst`,
 /// `wait`, `failover`, `adopt`, `drain`).
 fn pod_span(pod: &str, action: &'static str) -> tracing::Span {
@@ -153,8 +182,13 @@ struct PodState {
     /// Not planned (or, when moving, not evicted) before this time.
     retry_at: Duration,
     /// The size of its burst instance, as the backend last reported it (read while bursting or
-    /// moving, for the spend gauge).
+    /// moving, for the spend gauge; while unplaced, the size last asked for).
     size: Option<InstanceSize>,
+    /// A create on this target is under way, was cut short by a cancelled step, or failed
+    /// ambiguously (a timeout, a transient error): the instance may exist. Until a listing of
+    /// the target settles it (adopted, deleted or absent), it counts against the target's
+    /// quotas and the spend cap.
+    maybe_created: Option<String>,
 }
 
 struct BackendSlot {
@@ -199,6 +233,9 @@ pub struct Reconciler {
     pods: BTreeMap<String, PodState>,
     /// Instances to delete: (target, key) → why.
     leftovers: BTreeMap<(String, InstanceKey), String>,
+    /// The sizes of the leftovers, where known: until deleted they still count against their
+    /// target's quotas and the spend cap.
+    leftover_sizes: BTreeMap<(String, InstanceKey), InstanceSize>,
     events: Vec<RuntimeEvent>,
     capacity_changed: bool,
     next_drain: Option<Duration>,
@@ -244,6 +281,7 @@ impl Reconciler {
             nodes: BTreeMap::new(),
             pods: BTreeMap::new(),
             leftovers: BTreeMap::new(),
+            leftover_sizes: BTreeMap::new(),
             events: Vec::new(),
             capacity_changed: false,
             next_drain: None,
@@ -429,6 +467,7 @@ impl Reconciler {
                         failures: 0,
                         retry_at: Duration::ZERO,
                         size: None,
+                        maybe_created: None,
                     },
                 );
             }
@@ -437,10 +476,16 @@ impl Reconciler {
 
     fn delete_pod(&mut self, key: &str) {
         let Some(state) = self.pods.remove(key) else { return };
+        if let Some(target) = state.maybe_created
+            && state.placement.is_unplaced()
+        {
+            // Its instance may exist: deleting one that does not is harmless.
+            self.leave(target, state.instance.clone(), "its pod was deleted".into(), state.size);
+        }
         if let Placement::Bursting { target, key: instance, .. } | Placement::Moving { target, key: instance, .. } =
             state.placement
         {
-            self.leftovers.insert((target, instance), "its pod was deleted".into());
+            self.leave(target, instance, "its pod was deleted".into(), state.size);
         }
     }
 
@@ -465,6 +510,9 @@ impl Reconciler {
                 Placement::Moving { target, key: instance, node, .. } if node == name && state.evicted => {
                     // Evicted already: it runs nowhere now; its instance goes, it is planned anew.
                     self.leftovers.insert((target.clone(), instance.clone()), "drained back".into());
+                    if let Some(size) = state.size {
+                        self.leftover_sizes.insert((target.clone(), instance.clone()), size);
+                    }
                     state.evicted = false;
                     state.placement = Placement::Pending;
                     state.retry_at = now;
@@ -486,6 +534,14 @@ impl Reconciler {
             let _span = pod_span(&key, "drain").entered();
             self.record(Some(&key), EventKind::DrainAborted { reason: format!("node {name} was removed") });
         }
+    }
+
+    /// Marks an instance for deletion, remembering its size (when known) for the budgets.
+    fn leave(&mut self, target: String, key: InstanceKey, reason: String, size: Option<InstanceSize>) {
+        if let Some(size) = size {
+            self.leftover_sizes.insert((target.clone(), key.clone()), size);
+        }
+        self.leftovers.insert((target, key), reason);
     }
 
     /// A failure of `pod`: back to planning after the backoff; returns the backoff.
@@ -523,7 +579,7 @@ impl Reconciler {
                     }
                     InstanceStatus::Failed { reason } => {
                         let _span = pod_span(pod, "failover").entered();
-                        self.leftovers.insert((target.clone(), key.clone()), format!("it failed: {reason}"));
+                        self.leave(target.clone(), key.clone(), format!("it failed: {reason}"), Some(instance.size));
                         let retry_in = self.fail(pod, None);
                         self.record(Some(pod), EventKind::InstanceFailed { target, key, reason, retry_in });
                     }
@@ -580,7 +636,7 @@ impl Reconciler {
                     self.record(Some(&pod), EventKind::Adopted { target: target.to_string(), key: instance.key });
                 }
                 Verdict::Delete(reason) => {
-                    self.leftovers.insert(place, reason);
+                    self.leave(place.0, place.1, reason, Some(instance.size));
                 }
             }
         }
@@ -593,6 +649,13 @@ impl Reconciler {
                 _ => None,
             })
             .collect();
+        // The listing settled every create in doubt on this target: adopted, marked for deletion,
+        // or not there.
+        for state in self.pods.values_mut() {
+            if state.maybe_created.as_deref() == Some(target) {
+                state.maybe_created = None;
+            }
+        }
         for (pod, key) in lost {
             let _span = pod_span(&pod, "failover").entered();
             let retry_in = self.fail(&pod, None);
@@ -631,12 +694,14 @@ impl Reconciler {
         for ((target, key), reason) in leftovers {
             let Some(backend) = self.backends.get(&target).map(|s| s.backend.clone()) else {
                 // A target no longer configured: nothing can delete it here.
+                self.leftover_sizes.remove(&(target.clone(), key.clone()));
                 self.leftovers.remove(&(target, key));
                 continue;
             };
             match backend.delete(&key).await {
                 Ok(()) => {
                     self.leftovers.remove(&(target.clone(), key.clone()));
+                    self.leftover_sizes.remove(&(target.clone(), key.clone()));
                     self.record(None, EventKind::InstanceDeleted { target, key, reason });
                 }
                 Err(error) => {
@@ -672,6 +737,28 @@ impl Reconciler {
                 Some(pod)
             })
             .collect();
+        // A pod moving back holds its reserved node, but its instance runs (and bills) on its
+        // burst target until the move deletes it: a stand-in keeps the instance in the target's
+        // quotas and the spend cap meanwhile, so no burst is planned on budget not yet freed.
+        // So does an instance a create may have made (it timed out) that no listing has
+        // settled yet.
+        let stand_ins = self.pods.values().filter_map(|s| match (&s.placement, &s.maybe_created) {
+            (Placement::Moving { target, .. }, _) if self.backends.contains_key(target) => {
+                Some(instance_stand_in(&s.pod, target))
+            }
+            (p, Some(target)) if p.is_unplaced() && self.backends.contains_key(target) => {
+                Some(instance_stand_in(&s.pod, target))
+            }
+            _ => None,
+        });
+        // So does an instance still to be deleted (a failed one, an orphan, a drained-back pod's
+        // whose delete failed): it counts until it is gone.
+        let leftovers = self
+            .leftover_sizes
+            .iter()
+            .filter(|(place, _)| self.leftovers.contains_key(*place) && self.backends.contains_key(&place.0))
+            .map(|((target, key), size)| leftover_stand_in(target, key, *size));
+        let placed: Vec<Pod> = placed.into_iter().chain(stand_ins).chain(leftovers).collect();
         Snapshot::with_burst(nodes, targets, placed)?.with_node_pools(self.pools.clone())
     }
 
@@ -931,6 +1018,12 @@ impl Reconciler {
                 continue;
             };
             let request = CreateRequest::new(&state.pod, size, (self.spec_source)(&state.pod));
+            if let Some(state) = self.pods.get_mut(&pod) {
+                // The intent, recorded first: if the step is cancelled during the call, the
+                // instance may exist unseen until the next listing settles it.
+                state.size = Some(size);
+                state.maybe_created = Some(target.clone());
+            }
             let backend = slot.backend.clone();
             let limit = slot.limit.clone();
             tasks.spawn(
@@ -964,6 +1057,7 @@ impl Reconciler {
                         };
                         state.retry_at = Duration::ZERO;
                         state.size = Some(instance.size);
+                        state.maybe_created = None;
                     }
                     self.record(Some(&pod), EventKind::BurstCreated { target, key: instance.key });
                 }
@@ -973,7 +1067,8 @@ impl Reconciler {
                         InstanceStatus::Failed { reason } => reason.clone(),
                         _ => "it had already finished".to_string(),
                     };
-                    self.leftovers.insert((target.clone(), instance.key.clone()), format!("stale: {reason}"));
+                    let place = (target.clone(), instance.key.clone());
+                    self.leave(place.0, place.1, format!("stale: {reason}"), Some(instance.size));
                     let retry_in = self.fail(&pod, None);
                     self.record(Some(&pod), EventKind::InstanceFailed { target, key: instance.key, reason, retry_in });
                 }
@@ -982,6 +1077,12 @@ impl Reconciler {
                         BackendError::Throttled { retry_after, .. } => *retry_after,
                         _ => None,
                     };
+                    // Only a transient error (a timeout) leaves the instance in doubt.
+                    if !matches!(error, BackendError::Transient { .. })
+                        && let Some(state) = self.pods.get_mut(&pod)
+                    {
+                        state.maybe_created = None;
+                    }
                     let retry_in = self.fail(&pod, retry_after);
                     self.record(Some(&pod), EventKind::CreateFailed { target, error, retry_in });
                 }
@@ -1109,7 +1210,8 @@ impl Reconciler {
                 EventKind::InstanceDeleted { target: target.clone(), key, reason: "drained back".into() },
             ),
             Err(error) => {
-                self.leftovers.insert((target.clone(), key.clone()), "drained back".into());
+                let size = self.pods.get(pod_key).and_then(|s| s.size);
+                self.leave(target.clone(), key.clone(), "drained back".into(), size);
                 let operation = format!("delete {key}");
                 self.record(Some(pod_key), EventKind::BackendError { target: target.clone(), operation, error });
             }
