@@ -44,6 +44,7 @@ fn golden_config() -> SimConfig {
         autoscaler: AutoscalerConfig {
             scan_interval: Duration::from_secs(10),
             scale_down_after: Duration::from_secs(600),
+            ..AutoscalerConfig::default()
         },
         ..SimConfig::default()
     }
@@ -71,12 +72,12 @@ fn waits(p: &PolicyReport) -> (u64, u64, u64, u64) {
 ///
 /// **Never.** At 0 s web-1 and web-2 fill vm-1 (2 × 1 vCPU): waits 0, 0. At 60 s web-3 and
 /// web-4 find no room; the engine says wait for `pool` (current 1 < max 2). The autoscaler
-/// scans every 10 s; at 60 s it runs before the reconciler has marked the pods waiting, so at
-/// 70 s it packs both onto one new node (2 vCPU), ordered at 70 s, ready at 190 s, where both
-/// bind: waits 130, 130 → p50 0, p95 = p99 = max 130. web-1/2 end at 600 s, web-3/4 at 790 s;
-/// the new node is empty from 790 s and would go at 1,390 s, after the end (1,200 s).
-/// VM: vm-1 80,000 × 1,200 = 96,000,000; new node 80,000 × (1,200 − 70) = 90,400,000;
-/// 186,400,000 / 3,600 = 51,777.8 → 51,778 µ$. Node-seconds 1,200 + 1,130 = 2,330 (0.65 h).
+/// scans every 10 s, after the reconcile step of the same instant, so at 60 s it sees them
+/// waiting and packs both onto one new node (2 vCPU), ordered at 60 s, ready at 180 s, where
+/// both bind: waits 120, 120 → p50 0, p95 = p99 = max 120. web-1/2 end at 600 s, web-3/4 at
+/// 780 s; the new node is empty from 780 s and would go at 1,380 s, after the end (1,200 s).
+/// VM: vm-1 80,000 × 1,200 = 96,000,000; new node 80,000 × (1,200 − 60) = 91,200,000;
+/// 187,200,000 / 3,600 = 52,000 µ$. Node-seconds 1,200 + 1,140 = 2,340 (0.65 h).
 ///
 /// **VirtualNode.** The virtual node is the least allocated node by far, so every pod (they
 /// tolerate its taint) lands there and starts after 30 s: waits 30 × 4. Each is billed from its
@@ -101,11 +102,11 @@ fn golden_scenario_number_by_number() {
 
     assert_eq!(never.policy, SimPolicy::Never);
     assert_eq!(counts(never), (4, 4, 0, 0, 0));
-    assert_eq!(waits(never), (0, 130, 130, 130));
-    assert_eq!(never.vm_cost.micros(), 51_778);
+    assert_eq!(waits(never), (0, 120, 120, 120));
+    assert_eq!(never.vm_cost.micros(), 52_000);
     assert_eq!(never.burst_cost.micros(), 0);
-    assert_eq!(never.total_cost.micros(), 51_778);
-    assert_eq!((never.node_seconds, never.node_hours), (2_330, 0.65));
+    assert_eq!(never.total_cost.micros(), 52_000);
+    assert_eq!((never.node_seconds, never.node_hours), (2_340, 0.65));
     assert_eq!((never.nodes_added, never.nodes_removed, never.peak_nodes), (1, 0, 2));
     assert_eq!((never.peak_burst_instances, never.drain_back_moves), (0, 0));
 
@@ -141,7 +142,8 @@ fn golden_scenario_number_by_number() {
     // Overflow at 60 s: two pods on vm-1, two starting on ACI (pending until 90 s).
     let at60 = overflow.timeline[1];
     assert_eq!((at60.t, at60.pods_vm, at60.pods_burst, at60.pending, at60.nodes), (60, 2, 2, 2, 1));
-    // Never at 120 s: two waiting, the new node not ready; at 240 s all four on VMs, two nodes.
+    // Never at 120 s: two waiting, the new node not ready (180 s); at 240 s all four on VMs, two
+    // nodes.
     assert_eq!((never.timeline[2].pending, never.timeline[2].nodes), (2, 1));
     assert_eq!((never.timeline[4].pods_vm, never.timeline[4].nodes), (4, 2));
 }
@@ -357,7 +359,7 @@ fn outputs_table_json_and_svg() {
     let table = report.table();
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("policy") && lines[0].contains("total $") && lines[0].contains("moves"));
-    assert!(lines[2].starts_with("Never") && lines[2].contains("0.05") && lines[2].contains("2m10s"), "{table}");
+    assert!(lines[2].starts_with("Never") && lines[2].contains("0.05") && lines[2].contains("2m00s"), "{table}");
     assert!(lines[4].starts_with("Overflow") && lines[4].contains("0.04"), "{table}");
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     let overflow = &json["policies"][2];
@@ -440,4 +442,44 @@ fn full_traces_load_when_present() {
     assert!((6_000..7_000).contains(&google.arrivals()), "{}", google.arrivals());
     let azure = Trace::AzureLlm.load(&dir, &TraceOptions::default()).unwrap();
     assert!(azure.last_event_seconds() > 3_000);
+}
+
+/// The autoscaler drains a node it added once it is underutilized and its pods fit elsewhere:
+/// vm-1 (4 vCPU) is full of short pods when a long pod arrives, so a pool node is added for it
+/// (25% used); when the short pods end, the long pod fits on vm-1, and after ten minutes under
+/// 50% the pool node is drained (the pod recreated and bound to vm-1) and removed.
+#[test]
+fn underutilized_nodes_are_drained() {
+    let scenario = Scenario::from_yaml_str(
+        r#"
+apiVersion: v1
+kind: Node
+metadata: {name: vm-1, labels: {pool: p}, annotations: {spillway.rs/hourly-cost: "0.2"}}
+status: {allocatable: {cpu: "4", memory: 16Gi, pods: "110"}}
+---
+apiVersion: spillway.rs/v1alpha1
+kind: NodePool
+metadata: {name: pool}
+spec: {allocatable: {cpu: "4", memory: 16Gi, pods: "110"}, labels: {pool: p}, hourlyCost: 0.2, provisioningSeconds: 60, maxNodes: 3}
+"#,
+    )
+    .unwrap();
+    let workload = Workload::from_csv_str(
+        "drain.csv",
+        "time,namespace,template,arrivals,cpu,memory,duration\n0,web,short,4,1,1Gi,300\n10,web,long,1,1,1Gi,5000\n",
+    )
+    .unwrap();
+    let config = SimConfig { duration: Some(Duration::from_secs(1500)), ..SimConfig::default() };
+    let report = compare(&scenario, &workload, &[SimPolicy::Never], &config).unwrap();
+    let never = &report.policies[0];
+    assert_eq!((never.nodes_added, never.nodes_removed, never.scale_down_evictions), (1, 1, 1));
+    assert_eq!(counts(never), (5, 5, 0, 0, 0));
+    assert_eq!(never.timeline.last().map(|s| (s.nodes, s.pods_vm, s.pending)), Some((1, 1, 0)));
+    let off = SimConfig {
+        autoscaler: AutoscalerConfig { scale_down_utilization: None, ..AutoscalerConfig::default() },
+        ..config
+    };
+    let kept = compare(&scenario, &workload, &[SimPolicy::Never], &off).unwrap();
+    assert_eq!((kept.policies[0].nodes_removed, kept.policies[0].scale_down_evictions), (0, 0));
+    assert!(kept.policies[0].vm_cost > never.vm_cost);
 }

@@ -15,6 +15,8 @@ pub(crate) struct Added {
     pub(crate) ready_at: u64,
     pub(crate) ready: bool,
     pub(crate) empty_since: Option<u64>,
+    /// Below the utilization threshold since.
+    pub(crate) low_since: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -139,10 +141,40 @@ impl Autoscaler {
             let name = format!("{}-sim-{}", self.pools[pool].name, self.next_id[pool]);
             self.next_id[pool] += 1;
             let ready_at = now + self.pools[pool].provisioning_seconds.max(0) as u64;
-            self.added.insert(name.clone(), Added { pool, ready_at, ready: false, empty_since: None });
+            self.added.insert(name.clone(), Added { pool, ready_at, ready: false, empty_since: None, low_since: None });
             ordered.push((name, pool));
         }
         ordered
+    }
+
+    /// The added, ready, non-empty nodes whose utilization (from `utilization`, percent of
+    /// the larger of cpu and memory requested) has been below `threshold` for
+    /// `scale_down_after`, by name.
+    pub(crate) fn underutilized(
+        &mut self,
+        now: u64,
+        threshold: u32,
+        utilization: impl Fn(&str) -> Option<u32>,
+    ) -> Vec<String> {
+        let after = self.config.scale_down_after.as_secs();
+        let mut out = Vec::new();
+        for (name, a) in &mut self.added {
+            match utilization(name) {
+                Some(u) if a.ready && u < threshold => {
+                    let since = *a.low_since.get_or_insert(now);
+                    if now >= since + after {
+                        out.push(name.clone());
+                    }
+                }
+                _ => a.low_since = None,
+            }
+        }
+        out
+    }
+
+    /// Forgets a node removed after a drain.
+    pub(crate) fn forget(&mut self, name: &str) {
+        self.added.remove(name);
     }
 
     /// Scale-down at `now`: the added, ready nodes empty for `scale_down_after` (pods per node

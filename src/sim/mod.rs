@@ -18,8 +18,10 @@
 //!   of the first [`NodePool`](crate::model::NodePool) that can run them (first fit, in pod
 //!   order, up to the pool's `maxNodes`); a new node is ready after the pool's
 //!   `provisioningSeconds` and billed from the moment it is ordered; a node it added is removed
-//!   once it has been empty for [`scale_down_after`](AutoscalerConfig::scale_down_after) (the
-//!   scenario's own nodes stay);
+//!   once it has been empty for [`scale_down_after`](AutoscalerConfig::scale_down_after), or
+//!   drained and removed once it has been underutilized that long
+//!   ([`scale_down_utilization`](AutoscalerConfig::scale_down_utilization)) (the scenario's own
+//!   nodes stay);
 //! - **pricing**: VM nodes by their hourly cost, burst instances by the target's price of
 //!   their rounded size, from creation to deletion, summed exactly in micro-units.
 //!
@@ -145,11 +147,21 @@ pub struct AutoscalerConfig {
     /// How long a node it added stays empty before it is removed (cluster-autoscaler's
     /// `scale-down-unneeded-time`: 10 minutes).
     pub scale_down_after: Duration,
+    /// A node it added whose requested cpu and memory both stay below this percentage of its
+    /// allocatable for `scale_down_after` is drained, when its pods fit on the other VM nodes
+    /// (by requests, first fit; taints and affinity are left to the scheduler), and removed;
+    /// its pods are recreated and scheduled again, one node per scan (cluster-autoscaler's
+    /// `scale-down-utilization-threshold`: 50). `None`: only empty nodes go.
+    pub scale_down_utilization: Option<u32>,
 }
 
 impl Default for AutoscalerConfig {
     fn default() -> AutoscalerConfig {
-        AutoscalerConfig { scan_interval: Duration::from_secs(10), scale_down_after: Duration::from_secs(600) }
+        AutoscalerConfig {
+            scan_interval: Duration::from_secs(10),
+            scale_down_after: Duration::from_secs(600),
+            scale_down_utilization: Some(50),
+        }
     }
 }
 

@@ -57,6 +57,8 @@ pub struct PolicyReport {
     pub nodes_removed: u64,
     /// Pods moved back from burst targets to VM nodes.
     pub drain_back_moves: u64,
+    /// Pods evicted (and recreated) by the autoscaler draining an underutilized node.
+    pub scale_down_evictions: u64,
     /// The timeline, one sample per sample interval.
     pub timeline: Vec<Sample>,
 }

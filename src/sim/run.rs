@@ -69,12 +69,14 @@ enum Ev {
     Wake(bool),
 }
 
-/// A queued event: by time, samples after everything else at their time, then in the order
-/// queued.
+/// A queued event: by time; at one time, cluster changes first (then the reconcile step they
+/// call for), then the autoscaler's scan (which so sees the scheduler's verdicts), then the
+/// sample; each in the order queued.
 #[derive(Debug)]
 struct Queued {
     at: u64,
-    sample: bool,
+    /// 0: cluster changes and wakes, 1: scan, 2: sample.
+    class: u8,
     seq: u64,
     ev: Ev,
 }
@@ -92,7 +94,7 @@ impl PartialOrd for Queued {
 }
 impl Ord for Queued {
     fn cmp(&self, other: &Self) -> Ordering {
-        (self.at, self.sample, self.seq).cmp(&(other.at, other.sample, other.seq))
+        (self.at, self.class, self.seq).cmp(&(other.at, other.class, other.seq))
     }
 }
 
@@ -189,6 +191,11 @@ struct Sim<'a> {
     nodes_added: u64,
     nodes_removed: u64,
     moves: u64,
+    evictions: u64,
+    /// Allocatable of each VM node (the virtual node not).
+    node_alloc: BTreeMap<String, Resources>,
+    /// Requests of the scenario's placed pods, per node.
+    base_used: BTreeMap<String, Resources>,
     dirty: bool,
     next_allowed: u64,
     last_reconcile: Option<u64>,
@@ -308,6 +315,9 @@ pub(crate) fn simulate(
         nodes_added: 0,
         nodes_removed: 0,
         moves: 0,
+        evictions: 0,
+        node_alloc: BTreeMap::new(),
+        base_used: BTreeMap::new(),
         dirty: true,
         next_allowed: 0,
         last_reconcile: None,
@@ -324,6 +334,7 @@ pub(crate) fn simulate(
         sim.nodes_billing
             .insert(node.name.clone(), Meter { since: 0, hourly_micros: node.hourly_cost.map_or(0, |m| m.micros()) });
         sim.ready_nodes += 1;
+        sim.node_alloc.insert(node.name.clone(), node.allocatable.clone());
     }
     for pod in scenario.snapshot.pods() {
         let Some(node) = &pod.node_name else { continue };
@@ -333,6 +344,7 @@ pub(crate) fn simulate(
         sim.binder.lock().insert(pod.key(), node.clone());
         rec.handle(ClusterEvent::PodAdded(pod.clone()));
         *sim.node_pods.entry(node.clone()).or_insert(0) += 1;
+        sim.base_used.entry(node.clone()).or_default().add(&pod.requests());
         sim.base_vm_pods += 1;
     }
     if policy == SimPolicy::VirtualNode {
@@ -389,8 +401,12 @@ pub(crate) fn simulate(
 impl Sim<'_> {
     fn push(&mut self, at: u64, ev: Ev) {
         self.seq += 1;
-        let sample = ev == Ev::Sample;
-        self.queue.push(Reverse(Queued { at, sample, seq: self.seq, ev }));
+        let class = match ev {
+            Ev::Scan => 1,
+            Ev::Sample => 2,
+            _ => 0,
+        };
+        self.queue.push(Reverse(Queued { at, class, seq: self.seq, ev }));
     }
 
     fn rec(&mut self) -> &mut Reconciler {
@@ -441,7 +457,7 @@ impl Sim<'_> {
                     }
                 }
             }
-            if self.queue.peek().is_some_and(|Reverse(n)| n.at == self.now && n.ev != Ev::Sample) {
+            if self.queue.peek().is_some_and(|Reverse(n)| n.at == self.now && n.class == 0) {
                 continue;
             }
             if self.dirty {
@@ -656,6 +672,7 @@ impl Sim<'_> {
         added.ready = true;
         let pool = added.pool;
         let node = self.autoscaler.node(pool, name);
+        self.node_alloc.insert(name.to_string(), node.allocatable.clone());
         self.rec().handle(ClusterEvent::NodeAdded(node));
         self.ready_nodes += 1;
         self.peak_nodes = self.peak_nodes.max(self.ready_nodes);
@@ -696,7 +713,12 @@ impl Sim<'_> {
             ordered = self.autoscaler.scale_up(now, &pods);
         }
         let node_pods = &self.node_pods;
-        let removed = self.autoscaler.scale_down(now, |n| node_pods.get(n).copied().unwrap_or(0));
+        let mut removed = self.autoscaler.scale_down(now, |n| node_pods.get(n).copied().unwrap_or(0));
+        if let Some(threshold) = self.config.autoscaler.scale_down_utilization
+            && let Some(node) = self.drain_underutilized(now, threshold)
+        {
+            removed.push(node);
+        }
         let changed = !removed.is_empty();
         for (name, pool) in ordered {
             let ready_at = self.autoscaler.added[&name].ready_at;
@@ -711,6 +733,7 @@ impl Sim<'_> {
                 self.node_seconds += now - meter.since;
             }
             self.node_pods.remove(&name);
+            self.node_alloc.remove(&name);
             self.rec().handle(ClusterEvent::NodeRemoved(name));
             self.ready_nodes -= 1;
             self.nodes_removed += 1;
@@ -718,6 +741,97 @@ impl Sim<'_> {
         if changed {
             self.refresh_pools();
         }
+    }
+
+    /// Requests on each VM node now.
+    fn used(&self) -> BTreeMap<String, Resources> {
+        let mut used = self.base_used.clone();
+        for &i in &self.live {
+            let t = &self.tracks[i];
+            if let (false, Where::Vm(node)) = (t.gone, &t.at) {
+                used.entry(node.clone()).or_default().add(&t.pod.requests());
+            }
+        }
+        used
+    }
+
+    /// Drains one underutilized node the autoscaler added, when its pods fit elsewhere: its
+    /// pods are recreated (new uid, same name) and scheduled again. Returns the node, to remove.
+    fn drain_underutilized(&mut self, now: u64, threshold: u32) -> Option<String> {
+        let used = self.used();
+        let percent = |used: i64, cap: i64| if cap <= 0 { 0 } else { (used.saturating_mul(100) / cap) as u32 };
+        let alloc = &self.node_alloc;
+        let candidates = self.autoscaler.underutilized(now, threshold, |name| {
+            let (a, u) = (alloc.get(name)?, used.get(name)?);
+            Some(percent(u.cpu_millis, a.cpu_millis).max(percent(u.memory, a.memory)))
+        });
+        for node in candidates {
+            let pods: Vec<usize> = self
+                .live
+                .iter()
+                .copied()
+                .filter(|&i| !self.tracks[i].gone && self.tracks[i].at == Where::Vm(node.clone()))
+                .collect();
+            // Room on the other nodes, first fit by requests.
+            let mut free: Vec<Resources> = self
+                .node_alloc
+                .iter()
+                .filter(|(name, _)| **name != node)
+                .map(|(name, a)| {
+                    let mut f = a.clone();
+                    if let Some(u) = used.get(name) {
+                        for (r, amount) in u.iter() {
+                            let left = f.get(&r) - amount;
+                            f.set(&r, left);
+                        }
+                    }
+                    f.pods = a.pods - self.node_pods.get(name).copied().unwrap_or(0) as i64;
+                    f
+                })
+                .collect();
+            let all_fit = pods.iter().all(|&i| {
+                let req = self.tracks[i].pod.requests();
+                match free.iter_mut().find(|f| super::autoscaler::fits(f, &req)) {
+                    Some(f) => {
+                        for (r, amount) in req.iter() {
+                            let left = f.get(&r) - amount;
+                            f.set(&r, left);
+                        }
+                        f.pods -= 1;
+                        true
+                    }
+                    None => false,
+                }
+            });
+            if !all_fit {
+                continue;
+            }
+            for i in pods {
+                self.reschedule(i);
+            }
+            self.autoscaler.forget(&node);
+            return Some(node);
+        }
+        None
+    }
+
+    /// The pod is evicted by a node drain: its controller recreates it (new uid, same name),
+    /// and it is scheduled again. Its wait and first placement stay as they were.
+    fn reschedule(&mut self, i: usize) {
+        let key = self.tracks[i].pod.key();
+        if let Where::Vm(node) = std::mem::replace(&mut self.tracks[i].at, Where::Unplaced)
+            && let Some(n) = self.node_pods.get_mut(&node)
+        {
+            *n = n.saturating_sub(1);
+        }
+        self.seq += 1;
+        let mut pod = self.tracks[i].pod.clone();
+        pod.uid = format!("{}-r{}", pod.uid, self.seq);
+        self.tracks[i].pod = pod.clone();
+        self.binder.lock().remove(&key);
+        self.rec().handle(ClusterEvent::PodAdded(pod));
+        self.evictions += 1;
+        self.dirty = true;
     }
 
     fn spend_so_far(&self) -> Money {
@@ -744,7 +858,7 @@ impl Sim<'_> {
                 Where::Burst | Where::Virtual => s.pods_burst += 1,
                 Where::Unplaced => {}
             }
-            if t.started.is_none_or(|at| at > now) {
+            if t.at == Where::Unplaced || t.started.is_none_or(|at| at > now) {
                 s.pending += 1;
             }
         }
@@ -795,6 +909,7 @@ impl Sim<'_> {
             nodes_added: self.nodes_added,
             nodes_removed: self.nodes_removed,
             drain_back_moves: self.moves,
+            scale_down_evictions: self.evictions,
             timeline: std::mem::take(&mut self.timeline),
         }
     }
