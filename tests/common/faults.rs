@@ -348,12 +348,20 @@ pub async fn run(ops: Vec<Op>) -> Result<(), String> {
         nodes: BTreeMap::new(),
     };
     let mut r = world.restart().await;
-    let key_of = |i: u8| PodRef::of(&pod(i, 0)).key();
+    // The instance key of pod `p<i>` as it is now (any key when it does not exist).
+    let key_of = |pods: &BTreeMap<String, Pod>, i: u8| {
+        let p = pods.get(&format!("shop/p{i}")).cloned().unwrap_or_else(|| pod(i, 0));
+        PodRef::of(&p).key()
+    };
+    // A pod added again after a deletion is a new pod, with a new uid, as in Kubernetes.
+    let mut generation = 0u32;
     for (step, op) in ops.into_iter().enumerate() {
         let shown = format!("{op:?}");
         match op {
             Op::AddPod(i, cpu) => {
-                let p = pod(i, cpu);
+                let mut p = pod(i, cpu);
+                generation += 1;
+                p.uid = format!("{}-{generation}", p.uid);
                 if let std::collections::btree_map::Entry::Vacant(slot) = world.pods.entry(p.key()) {
                     slot.insert(p.clone());
                     r.handle(ClusterEvent::PodAdded(p));
@@ -385,8 +393,8 @@ pub async fn run(ops: Vec<Op>) -> Result<(), String> {
             Op::Throttle => {
                 world.throttles.fetch_add(1, Ordering::SeqCst);
             }
-            Op::Lose(i) => world.aci.lose(&key_of(i)),
-            Op::FailAfterStart(i) => world.aci.fail_after_start(&key_of(i), "exit code 1"),
+            Op::Lose(i) => world.aci.lose(&key_of(&world.pods, i)),
+            Op::FailAfterStart(i) => world.aci.fail_after_start(&key_of(&world.pods, i), "exit code 1"),
             Op::RefuseEviction(i) => world.binder.refuse_evictions(format!("shop/p{i}"), 2, "pdb"),
             Op::FailBind => world.binder.fail_next_binds([BindError::Transient {
                 pod: String::new(),
