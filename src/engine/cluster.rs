@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{HostPort, Labels, Node, Pod, ResourceName, Resources, Snapshot, TaintEffect, WorkloadSelector};
+use crate::model::{HostPort, Labels, Node, Pod, Resources, Snapshot, TaintEffect, WorkloadSelector};
 
 use std::cell::{Ref, RefCell};
 use std::rc::Rc;
@@ -23,7 +23,7 @@ pub(crate) const EPHEMERAL: ResourceId = 2;
 #[derive(Debug, Default)]
 pub(crate) struct ResourceIndex {
     names: Vec<String>,
-    ids: HashMap<String, ResourceId>,
+    ids: super::fxhash::FxHashMap<String, ResourceId>,
 }
 
 impl ResourceIndex {
@@ -59,13 +59,34 @@ impl ResourceIndex {
 
     /// Non-zero amounts of `r` (excluding `pods`) as `(id, amount)`, by id.
     pub(crate) fn sparse(&self, r: &Resources) -> Vec<(ResourceId, i64)> {
-        let mut out: Vec<(ResourceId, i64)> = r
-            .iter()
-            .filter(|(n, _)| *n != ResourceName::Pods)
-            .filter_map(|(n, v)| self.id(n.as_str()).map(|id| (id, v)))
-            .collect();
-        out.sort_unstable();
+        let mut out = Vec::with_capacity(3 + r.extended.len());
+        for (id, v) in [(CPU, r.cpu_millis), (MEMORY, r.memory), (EPHEMERAL, r.ephemeral_storage)] {
+            if v != 0 {
+                out.push((id, v));
+            }
+        }
+        // Extended ids (3 and up) follow the order names were first seen: sort them.
+        let scalars = out.len();
+        for (name, &v) in &r.extended {
+            if v != 0
+                && let Some(id) = self.id(name)
+            {
+                out.push((id, v));
+            }
+        }
+        if out.len() - scalars > 1 {
+            out[scalars..].sort_unstable();
+        }
         out
+    }
+
+    /// Interns the extended resources `r` names (cpu, memory and ephemeral-storage always are).
+    fn intern_extended(&mut self, r: &Resources) {
+        for (name, &v) in &r.extended {
+            if v != 0 {
+                self.intern(name);
+            }
+        }
     }
 }
 
@@ -150,19 +171,11 @@ impl<'s> Cluster<'s> {
         let nodes = snapshot.nodes();
         let mut resources = ResourceIndex::new();
         for n in nodes {
-            for (name, _) in n.allocatable.iter() {
-                if name != ResourceName::Pods {
-                    resources.intern(name.as_str());
-                }
-            }
+            resources.intern_extended(&n.allocatable);
         }
         let mut pod_requests = |p: &Pod| {
             let r = p.requests();
-            for (name, _) in r.iter() {
-                if name != ResourceName::Pods {
-                    resources.intern(name.as_str());
-                }
-            }
+            resources.intern_extended(&r);
             r
         };
         // A snapshot guarantees that every pod names one of its nodes.
