@@ -17,6 +17,9 @@
 //! current directory). Exit status: 0 on success, 1 when the input cannot be loaded, 2 on a
 //! usage error.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,30 +86,7 @@ fn parse() -> Result<Option<Args>, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("black_friday: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            let mut message = format!("black_friday: {err}");
-            let mut source = err.source();
-            while let Some(cause) = source {
-                message.push_str(&format!("\n  caused by: {cause}"));
-                source = cause.source();
-            }
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main("black_friday", USAGE, parse, run)
 }
 
 fn run(args: &Args) -> Result<(), Box<dyn Error>> {

@@ -12,6 +12,9 @@
 //! plan (see README, "The plan JSON") goes to stdout. Exit status: 0 on success, 1 when the input
 //! cannot be loaded, 2 on a usage error.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::error::Error;
 use std::process::ExitCode;
 
@@ -69,16 +72,7 @@ fn main() -> ExitCode {
             println!("{json}");
             ExitCode::SUCCESS
         }
-        Err(err) => {
-            let mut message = format!("plan: {err}");
-            let mut source = err.source();
-            while let Some(cause) = source {
-                message.push_str(&format!("\n  caused by: {cause}"));
-                source = cause.source();
-            }
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
+        Err(err) => cli::fail("plan", &*err),
     }
 }
 

@@ -17,6 +17,9 @@
 //! `spillway::sim::traces` for how each becomes pods. Prints the comparison table and the
 //! wall time; `--json` and `--svg` write the report and chart.
 
+#[path = "support/cli.rs"]
+mod cli;
+
 use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -142,30 +145,7 @@ fn parse() -> Result<Option<Args>, String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse() {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("replay: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            let mut message = format!("replay: {err}");
-            let mut source = err.source();
-            while let Some(cause) = source {
-                message.push_str(&format!("\n  caused by: {cause}"));
-                source = cause.source();
-            }
-            eprintln!("{message}");
-            ExitCode::FAILURE
-        }
-    }
+    cli::main("replay", USAGE, parse, run)
 }
 
 /// `n` VM nodes, their pool and an ACI-like target without quotas; Overflow by default.
