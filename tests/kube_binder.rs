@@ -594,13 +594,29 @@ fn lease(holder: Option<&str>, version: &str, transitions: i32) -> Value {
         "metadata": {"name": "spillway", "namespace": "spillway", "resourceVersion": version}, "spec": spec})
 }
 
+/// A lock for `identity` on a mock API server, with its clock.
+fn locked(identity: &str) -> (LeaseLock, Mock, ManualClock) {
+    let (client, api) = mock_client();
+    let clock = ManualClock::new();
+    (lock(client, identity, &clock), api, clock)
+}
+
+/// [`locked`], then `identity` acquires the lease: read at version 7, renewed to 8.
+async fn leading(identity: &str) -> (LeaseLock, Mock, ManualClock) {
+    let (mut lock, mut api, clock) = locked(identity);
+    let (state, _) = tokio::join!(lock.try_acquire_or_renew(), async {
+        answer(&mut api, 200, lease(Some(identity), "7", 0)).await;
+        answer(&mut api, 200, lease(Some(identity), "8", 0)).await;
+    });
+    assert_eq!(state, Ok(LeaseState::Leader));
+    (lock, api, clock)
+}
+
 const NOW: &str = "2023-11-14T22:13:20.000000Z";
 
 #[tokio::test]
 async fn a_missing_lease_is_created_held_by_us() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-a", &clock);
+    let (mut lock, mut api, clock) = locked("replica-a");
     let (state, (get, post)) = tokio::join!(lock.try_acquire_or_renew(), async {
         let get = answer(&mut api, 404, failure(404, "NotFound", "leases \"spillway\" not found")).await;
         let post = answer(&mut api, 201, lease(Some("replica-a"), "1", 0)).await;
@@ -631,9 +647,7 @@ async fn a_missing_lease_is_created_held_by_us() {
 
 #[tokio::test]
 async fn the_holder_renews_at_the_version_it_read() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-a", &clock);
+    let (mut lock, mut api, _) = locked("replica-a");
     let (state, (_, put)) = tokio::join!(lock.try_acquire_or_renew(), async {
         let get = answer(&mut api, 200, lease(Some("replica-a"), "7", 3)).await;
         let put = answer(&mut api, 200, lease(Some("replica-a"), "8", 3)).await;
@@ -651,9 +665,7 @@ async fn the_holder_renews_at_the_version_it_read() {
 
 #[tokio::test]
 async fn another_holder_is_respected_until_its_lease_expires_then_taken_over() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-b", &clock);
+    let (mut lock, mut api, clock) = locked("replica-b");
     // First sight of replica-a's lease: it holds.
     let (state, _) = tokio::join!(lock.try_acquire_or_renew(), answer(&mut api, 200, lease(Some("replica-a"), "7", 3)));
     assert_eq!(state, Ok(LeaseState::Follower { holder: Some("replica-a".into()) }));
@@ -683,9 +695,7 @@ async fn another_holder_is_respected_until_its_lease_expires_then_taken_over() {
 
 #[tokio::test]
 async fn a_released_lease_is_taken_at_once_and_a_lost_race_is_a_follower() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-b", &clock);
+    let (mut lock, mut api, _) = locked("replica-b");
     let (state, _) = tokio::join!(lock.try_acquire_or_renew(), async {
         answer(&mut api, 200, lease(None, "7", 3)).await;
         answer(
@@ -705,9 +715,7 @@ async fn a_released_lease_is_taken_at_once_and_a_lost_race_is_a_follower() {
 
 #[tokio::test]
 async fn acquire_waits_a_retry_period_between_attempts() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-b", &clock);
+    let (mut lock, mut api, clock) = locked("replica-b");
     let (result, ()) = tokio::join!(lock.acquire(), async {
         answer(&mut api, 200, lease(Some("replica-a"), "7", 3)).await;
         // replica-a released it meanwhile.
@@ -738,14 +746,7 @@ async fn listing_bindings_forbidden_is_transient_and_names_the_fix() {
 
 #[tokio::test]
 async fn the_leader_steps_down_when_another_holds_the_lease() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-a", &clock);
-    let (state, _) = tokio::join!(lock.try_acquire_or_renew(), async {
-        answer(&mut api, 200, lease(Some("replica-a"), "7", 0)).await;
-        answer(&mut api, 200, lease(Some("replica-a"), "8", 0)).await;
-    });
-    assert_eq!(state, Ok(LeaseState::Leader));
+    let (mut lock, mut api, clock) = leading("replica-a").await;
     // Renewed once, then someone else holds it (an operator forced it, say).
     let (lost, ()) = tokio::join!(lock.hold(), async {
         answer(&mut api, 200, lease(Some("replica-a"), "8", 0)).await;
@@ -759,14 +760,7 @@ async fn the_leader_steps_down_when_another_holds_the_lease() {
 
 #[tokio::test]
 async fn the_leader_steps_down_after_the_renew_deadline() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-a", &clock);
-    let (state, _) = tokio::join!(lock.try_acquire_or_renew(), async {
-        answer(&mut api, 200, lease(Some("replica-a"), "7", 0)).await;
-        answer(&mut api, 200, lease(Some("replica-a"), "8", 0)).await;
-    });
-    assert_eq!(state, Ok(LeaseState::Leader));
+    let (mut lock, mut api, clock) = leading("replica-a").await;
     // Every renewal fails: at 2, 4, 6 and 8 s it still leads; at 10 s the deadline has passed.
     let (lost, ()) = tokio::join!(lock.hold(), async {
         for _ in 0..5 {
@@ -785,9 +779,7 @@ async fn the_leader_steps_down_after_the_renew_deadline() {
 
 #[tokio::test]
 async fn release_clears_the_holder() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-a", &clock);
+    let (mut lock, mut api, _) = locked("replica-a");
     let (result, (_, put)) = tokio::join!(lock.release(), async {
         let get = answer(&mut api, 200, lease(Some("replica-a"), "7", 2)).await;
         let put = answer(&mut api, 200, lease(None, "8", 2)).await;
@@ -804,9 +796,7 @@ async fn release_clears_the_holder() {
 
 #[tokio::test]
 async fn forbidden_lease_access_names_the_rbac_fix() {
-    let (client, mut api) = mock_client();
-    let clock = ManualClock::new();
-    let mut lock = lock(client, "replica-a", &clock);
+    let (mut lock, mut api, _) = locked("replica-a");
     let (result, _) = tokio::join!(
         lock.try_acquire_or_renew(),
         answer(&mut api, 403, failure(403, "Forbidden", "leases.coordination.k8s.io \"spillway\" is forbidden"))
