@@ -2,11 +2,14 @@
 //! in-memory binder: plans applied, failures retried with backoff or re-planned, failed and lost
 //! instances recreated, nodes lost, drain-back moves with refused evictions, restarts.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use common::rig::{Rig, reconciler};
 use spillway::backend::mock::MockBackend;
 use spillway::backend::{
     BackendError, BurstBackend, BurstPodSpec, ContainerSpec, CreateRequest, Instance, InstanceKey, InstanceStatus,
@@ -36,33 +39,12 @@ fn key(name: &str) -> InstanceKey {
     PodRef::of(&pod(name, "1")).key()
 }
 
-struct Rig {
-    clock: ManualClock,
-    aci: Arc<MockBackend>,
-    binder: Arc<MemoryBinder>,
-    r: Reconciler,
-}
-
 fn rig() -> Rig {
     rig_with(RuntimeConfig::default())
 }
 
 fn rig_with(config: RuntimeConfig) -> Rig {
-    let clock = ManualClock::new();
-    let aci = Arc::new(MockBackend::new(BurstTarget::aci_like("aci", "eastus"), clock.clone()));
-    let binder = Arc::new(MemoryBinder::new());
-    let r = reconciler(&clock, &aci, &binder, config);
-    Rig { clock, aci, binder, r }
-}
-
-fn reconciler(
-    clock: &ManualClock,
-    aci: &Arc<MockBackend>,
-    binder: &Arc<MemoryBinder>,
-    config: RuntimeConfig,
-) -> Reconciler {
-    let engine = Arc::new(Engine::new(Policy::default()).unwrap());
-    Reconciler::new(engine, binder.clone(), clock.clone()).with_config(config).with_backend("aci", aci.clone())
+    common::rig::rig_with(config, |r| r)
 }
 
 impl Rig {

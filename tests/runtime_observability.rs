@@ -2,18 +2,17 @@
 //! an instance failing, failover, drain-back) under a hand-written `metrics` recorder and a
 //! capturing `tracing` subscriber, each installed for this thread only.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::rig::{Rig, rig_with};
 use metrics::{Counter, CounterFn, Gauge, GaugeFn, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
-use spillway::backend::mock::MockBackend;
-use spillway::backend::{
-    BackendError, BurstBackend, BurstPodSpec, ContainerSpec, EnvVar, InstanceKey, ManualClock, PodRef,
-};
-use spillway::model::BurstTarget;
-use spillway::runtime::{ClusterEvent, EventKind, MemoryBinder, Placement, Reconciler, RuntimeEvent};
-use spillway::{Engine, Node, Pod, Policy, Resources, Toleration};
+use spillway::backend::{BackendError, BurstBackend, BurstPodSpec, ContainerSpec, EnvVar, InstanceKey, PodRef};
+use spillway::runtime::{ClusterEvent, EventKind, Placement, RuntimeConfig, RuntimeEvent};
+use spillway::{Node, Pod, Resources, Toleration};
 
 // ---------------------------------------------------------------------------------------------
 // A recorder keeping every counter and gauge as `name{label=value,...}` → value.
@@ -126,22 +125,8 @@ fn secret_spec(pod: &Pod) -> BurstPodSpec {
     BurstPodSpec::new(vec![c])
 }
 
-struct Rig {
-    clock: ManualClock,
-    aci: Arc<MockBackend>,
-    binder: Arc<MemoryBinder>,
-    r: Reconciler,
-}
-
 fn rig() -> Rig {
-    let clock = ManualClock::new();
-    let aci = Arc::new(MockBackend::new(BurstTarget::aci_like("aci", "eastus"), clock.clone()));
-    let binder = Arc::new(MemoryBinder::new());
-    let engine = Arc::new(Engine::new(Policy::default()).unwrap());
-    let r = Reconciler::new(engine, binder.clone(), clock.clone())
-        .with_backend("aci", aci.clone())
-        .with_spec_source(secret_spec);
-    Rig { clock, aci, binder, r }
+    rig_with(RuntimeConfig::default(), |r| r.with_spec_source(secret_spec))
 }
 
 fn count(events: &[RuntimeEvent], f: impl Fn(&EventKind) -> bool) -> f64 {

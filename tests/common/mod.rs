@@ -1,7 +1,10 @@
-//! Builders shared by the plugin integration tests (`plugin_filters.rs`, `plugin_scores.rs`).
+//! Builders shared by the plugin integration tests (`plugin_filters.rs`, `plugin_scores.rs`); the
+//! runtime tests share `rig`.
 //!
 //! The tests mirror kube-scheduler's plugin test tables and use only spillway's public API.
 #![allow(dead_code)] // each test crate uses a different subset of the helpers
+
+pub mod rig;
 
 use spillway::model::{
     NodeSelectorOperator, NodeSelectorRequirement, PreferredSchedulingTerm, ScorePlugin, WeightedScorePlugin,
