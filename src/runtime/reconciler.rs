@@ -714,6 +714,18 @@ impl Reconciler {
 
     /// The engine's view: nodes, targets, and the placed pods (moving pods on their reserved
     /// node).
+    /// The engine's view of the state, or `None` (recorded as [`EventKind::SnapshotRejected`])
+    /// when it is inconsistent.
+    fn checked_snapshot(&mut self) -> Option<Snapshot> {
+        match self.snapshot() {
+            Ok(s) => Some(s),
+            Err(error) => {
+                self.record(None, EventKind::SnapshotRejected { error: error.to_string() });
+                None
+            }
+        }
+    }
+
     fn snapshot(&self) -> Result<Snapshot, crate::model::SnapshotError> {
         let nodes: Vec<Node> = self.nodes.values().cloned().collect();
         let targets: Vec<BurstTarget> = self.backends.values().map(|s| s.target.clone()).collect();
@@ -920,13 +932,7 @@ impl Reconciler {
         if pending.is_empty() {
             return;
         }
-        let snapshot = match self.snapshot() {
-            Ok(s) => s,
-            Err(error) => {
-                self.record(None, EventKind::SnapshotRejected { error: error.to_string() });
-                return;
-            }
-        };
+        let Some(snapshot) = self.checked_snapshot() else { return };
         let plan = self.engine.place(&snapshot, &pending);
         let mut binds = Vec::new();
         let mut creates = Vec::new();
@@ -1102,13 +1108,7 @@ impl Reconciler {
         if !self.pods.values().any(|s| matches!(s.placement, Placement::Bursting { .. })) {
             return;
         }
-        let snapshot = match self.snapshot() {
-            Ok(s) => s,
-            Err(error) => {
-                self.record(None, EventKind::SnapshotRejected { error: error.to_string() });
-                return;
-            }
-        };
+        let Some(snapshot) = self.checked_snapshot() else { return };
         let plan = self.engine.drain_back(&snapshot, &self.config.drain_budget);
         for m in plan.moves {
             let Some(state) = self.pods.get_mut(&m.pod) else { continue };
