@@ -620,3 +620,38 @@ async fn a_pod_moving_back_still_counts_against_the_spend_cap() {
     );
     assert_eq!(aci.list().await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn an_updated_pod_is_seen_by_later_plans() {
+    use spillway::model::{LabelSelector, PodAffinityTerm};
+    // vm-1 is the roomier node: without rules the scorer prefers it.
+    let mut t = rig();
+    t.r.handle(ClusterEvent::NodeAdded(vm("vm-1", "8")));
+    t.r.handle(ClusterEvent::NodeAdded(vm("vm-2", "1500m")));
+    let away_from_db = |name: &str| {
+        let mut p = pod(name, "1");
+        p.pod_anti_affinity.required.push(PodAffinityTerm {
+            label_selector: Some(LabelSelector {
+                match_labels: [("app".to_string(), "db".to_string())].into(),
+                ..LabelSelector::default()
+            }),
+            topology_key: "kubernetes.io/hostname".into(),
+            ..PodAffinityTerm::default()
+        });
+        p
+    };
+    t.add(&[pod("a", "1")]);
+    t.r.reconcile().await;
+    assert_eq!(bound(t.r.placement("shop/a")), Some("vm-1"));
+    t.add(&[away_from_db("c")]);
+    t.r.reconcile().await;
+    assert_eq!(bound(t.r.placement("shop/c")), Some("vm-1"), "a has no app=db label yet");
+
+    // a gains the label it is avoided by: the next plan must see it on vm-1.
+    let mut labelled = pod("a", "1").with_label("app", "db");
+    labelled.node_name = Some("vm-1".into());
+    t.r.handle(ClusterEvent::PodUpdated(labelled));
+    t.add(&[away_from_db("b")]);
+    t.r.reconcile().await;
+    assert_eq!(bound(t.r.placement("shop/b")), Some("vm-2"));
+}

@@ -1,6 +1,6 @@
 //! The cluster snapshot: VM nodes and the pods already placed on them.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +88,8 @@ pub struct Snapshot {
     workloads: Vec<WorkloadSelector>,
     index: HashMap<String, usize>,
     target_index: HashMap<String, usize>,
+    /// `namespace/name` → position in `pods`.
+    pod_index: HashMap<String, usize>,
 }
 
 /// The serialized form of a [`Snapshot`].
@@ -166,15 +168,10 @@ impl Snapshot {
                 return Err(SnapshotError::DuplicateTarget { name: t.name.clone() });
             }
         }
-        let mut seen = HashSet::with_capacity(pods.len());
-        for p in &pods {
-            let Some(node) = &p.node_name else {
-                return Err(SnapshotError::PodNotPlaced { pod: p.key() });
-            };
-            if !index.contains_key(node) && !target_index.contains_key(node) {
-                return Err(SnapshotError::UnknownNode { pod: p.key(), node: node.clone() });
-            }
-            if !seen.insert((p.namespace.as_str(), p.name.as_str())) {
+        let mut pod_index = HashMap::with_capacity(pods.len());
+        for (i, p) in pods.iter().enumerate() {
+            check_placed(p, &index, &target_index)?;
+            if pod_index.insert(p.key(), i).is_some() {
                 return Err(SnapshotError::DuplicatePod { pod: p.key() });
             }
         }
@@ -188,17 +185,13 @@ impl Snapshot {
             workloads: Vec::new(),
             index,
             target_index,
+            pod_index,
         })
     }
 
     /// Sets the node pools the cluster autoscaler can grow (names must be unique).
     pub fn with_node_pools(mut self, pools: Vec<NodePool>) -> Result<Snapshot, SnapshotError> {
-        for (i, p) in pools.iter().enumerate() {
-            if pools[..i].iter().any(|o| o.name == p.name) {
-                return Err(SnapshotError::DuplicatePool { name: p.name.clone() });
-            }
-        }
-        self.pools = pools;
+        self.set_node_pools(pools)?;
         Ok(self)
     }
 
@@ -293,6 +286,132 @@ impl Snapshot {
         total.pods = count;
         total
     }
+
+    /// The placed pod `namespace/name`.
+    pub fn pod(&self, key: &str) -> Option<&Pod> {
+        self.pod_index.get(key).map(|&i| &self.pods[i])
+    }
+
+    /// Adds `node`, or replaces the node of that name (its pods stay on it); returns the node
+    /// replaced. This and the other updates ([`remove_node`](Self::remove_node),
+    /// [`upsert_pod`](Self::upsert_pod), [`remove_pod`](Self::remove_pod)) keep the checks of
+    /// [`with_burst`](Self::with_burst) and cost O(1) (amortised) each, `remove_node` O(placed
+    /// pods), so a controller can keep one snapshot current from watch events instead of
+    /// rebuilding it. They may change the
+    /// order of [`nodes`](Self::nodes) and [`pods`](Self::pods), which no plan depends on.
+    ///
+    /// # Errors
+    ///
+    /// An empty name, or the name of a burst target; the snapshot is then unchanged.
+    ///
+    /// ```
+    /// use spillway::{Node, Pod, Snapshot};
+    /// let mut s = Snapshot::default();
+    /// s.upsert_node(Node::new("vm-1"))?;
+    /// s.upsert_pod(Pod::new("shop", "web-0").on_node("vm-1"))?;
+    /// assert_eq!(s.usage("vm-1").pods, 1);
+    /// let (node, evicted) = s.remove_node("vm-1").expect("it was there");
+    /// assert_eq!((node.name.as_str(), evicted.len()), ("vm-1", 1));
+    /// assert!(s.pods().is_empty());
+    /// # Ok::<(), spillway::SnapshotError>(())
+    /// ```
+    pub fn upsert_node(&mut self, node: Node) -> Result<Option<Node>, SnapshotError> {
+        if node.name.is_empty() {
+            return Err(SnapshotError::EmptyNodeName);
+        }
+        if self.target_index.contains_key(&node.name) {
+            return Err(SnapshotError::DuplicateTarget { name: node.name });
+        }
+        match self.index.get(&node.name) {
+            Some(&i) => Ok(Some(std::mem::replace(&mut self.nodes[i], node))),
+            None => {
+                self.index.insert(node.name.clone(), self.nodes.len());
+                self.nodes.push(node);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Removes the node called `name` together with the pods placed on it, and returns both
+    /// (the pods in no particular order); `None` when there is no such node. Nothing is
+    /// dropped silently: a pod whose node is gone is handed back to be planned again or
+    /// forgotten, as the caller decides.
+    pub fn remove_node(&mut self, name: &str) -> Option<(Node, Vec<Pod>)> {
+        let i = self.index.remove(name)?;
+        let node = self.nodes.swap_remove(i);
+        if let Some(moved) = self.nodes.get(i) {
+            self.index.insert(moved.name.clone(), i);
+        }
+        let keys: Vec<String> =
+            self.pods.iter().filter(|p| p.node_name.as_deref() == Some(name)).map(Pod::key).collect();
+        let pods = keys.iter().filter_map(|k| self.remove_pod(k)).collect();
+        Some((node, pods))
+    }
+
+    /// Adds a placed pod, or replaces the pod of that `namespace/name` (on whatever node);
+    /// returns the pod replaced.
+    ///
+    /// # Errors
+    ///
+    /// A pod without a node name, or on a node or target the snapshot does not hold; the
+    /// snapshot is then unchanged.
+    pub fn upsert_pod(&mut self, pod: Pod) -> Result<Option<Pod>, SnapshotError> {
+        check_placed(&pod, &self.index, &self.target_index)?;
+        let key = pod.key();
+        match self.pod_index.get(&key) {
+            Some(&i) => Ok(Some(std::mem::replace(&mut self.pods[i], pod))),
+            None => {
+                self.pod_index.insert(key, self.pods.len());
+                self.pods.push(pod);
+                Ok(None)
+            }
+        }
+    }
+
+    /// Removes the placed pod `namespace/name` and returns it.
+    pub fn remove_pod(&mut self, key: &str) -> Option<Pod> {
+        let i = self.pod_index.remove(key)?;
+        let pod = self.pods.swap_remove(i);
+        if let Some(moved) = self.pods.get(i) {
+            self.pod_index.insert(moved.key(), i);
+        }
+        Some(pod)
+    }
+
+    /// Replaces the node pools (see [`with_node_pools`](Self::with_node_pools)).
+    ///
+    /// # Errors
+    ///
+    /// Two pools with one name; the snapshot is then unchanged.
+    pub fn set_node_pools(&mut self, pools: Vec<NodePool>) -> Result<(), SnapshotError> {
+        check_pools(&pools)?;
+        self.pools = pools;
+        Ok(())
+    }
+}
+
+/// A placed pod must name a node or target of the snapshot.
+fn check_placed(
+    pod: &Pod,
+    nodes: &HashMap<String, usize>,
+    targets: &HashMap<String, usize>,
+) -> Result<(), SnapshotError> {
+    let Some(node) = &pod.node_name else {
+        return Err(SnapshotError::PodNotPlaced { pod: pod.key() });
+    };
+    if !nodes.contains_key(node) && !targets.contains_key(node) {
+        return Err(SnapshotError::UnknownNode { pod: pod.key(), node: node.clone() });
+    }
+    Ok(())
+}
+
+fn check_pools(pools: &[NodePool]) -> Result<(), SnapshotError> {
+    for (i, p) in pools.iter().enumerate() {
+        if pools[..i].iter().any(|o| o.name == p.name) {
+            return Err(SnapshotError::DuplicatePool { name: p.name.clone() });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -361,5 +480,93 @@ mod tests {
     fn serde_validates() {
         let bad = r#"{"nodes":[{"name":"a"},{"name":"a"}]}"#;
         assert!(serde_json::from_str::<Snapshot>(bad).unwrap_err().to_string().contains("duplicate node"));
+    }
+
+    /// The same content, whatever the order.
+    fn sorted(s: &Snapshot) -> (Vec<Node>, Vec<Pod>) {
+        let mut nodes = s.nodes().to_vec();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut pods = s.pods().to_vec();
+        pods.sort_by_key(Pod::key);
+        (nodes, pods)
+    }
+
+    #[test]
+    fn updates_match_a_rebuild_and_keep_the_indexes() {
+        let aci = crate::model::BurstTarget::aci_like("aci", "eastus");
+        let mut s = Snapshot::with_burst(vec![], vec![aci.clone()], vec![]).unwrap();
+        // A deterministic walk of inserts, replacements and removals.
+        let mut x: u64 = 7;
+        for step in 0..2000 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let r = (x >> 33) as usize;
+            let node = format!("n{}", r % 13);
+            let pod = format!("p{}", (r / 13) % 41);
+            match r % 7 {
+                0 | 1 => {
+                    let replaced = s.node(&node).is_some();
+                    let cpu = Resources::parse([("cpu", format!("{}", step % 5 + 1).as_str())]).unwrap();
+                    assert_eq!(s.upsert_node(Node::new(&node).with_allocatable(cpu)).unwrap().is_some(), replaced);
+                }
+                2 => {
+                    let before = s.pods().iter().filter(|p| p.node_name.as_deref() == Some(node.as_str())).count();
+                    match s.remove_node(&node) {
+                        Some((n, pods)) => {
+                            assert_eq!(n.name, node);
+                            assert_eq!(pods.len(), before);
+                            assert!(pods.iter().all(|p| p.node_name.as_deref() == Some(node.as_str())));
+                        }
+                        None => assert_eq!(before, 0),
+                    }
+                }
+                3 | 4 => {
+                    let at = if r.is_multiple_of(3) { "aci".to_string() } else { node.clone() };
+                    let known = s.node(&at).is_some() || at == "aci";
+                    let result = s.upsert_pod(Pod::new("ns", &pod).on_node(&at));
+                    assert_eq!(result.is_ok(), known, "{at}");
+                }
+                _ => {
+                    let had = s.pod(&format!("ns/{pod}")).is_some();
+                    assert_eq!(s.remove_pod(&format!("ns/{pod}")).is_some(), had);
+                }
+            }
+            // The indexes point where they should.
+            for (i, n) in s.nodes().iter().enumerate() {
+                assert_eq!(s.node_index(&n.name), Some(i));
+            }
+            for p in s.pods() {
+                assert_eq!(s.pod(&p.key()), Some(p));
+            }
+        }
+        let rebuilt = Snapshot::with_burst(s.nodes().to_vec(), vec![aci], s.pods().to_vec()).unwrap();
+        assert_eq!(sorted(&s), sorted(&rebuilt));
+        assert!(!s.pods().is_empty() && !s.nodes().is_empty(), "the walk should end with some state");
+    }
+
+    #[test]
+    fn bad_updates_leave_the_snapshot_unchanged() {
+        let aci = crate::model::BurstTarget::aci_like("aci", "eastus");
+        let mut s = Snapshot::with_burst(vec![Node::new("a")], vec![aci], vec![]).unwrap();
+        assert_eq!(s.upsert_node(Node::new("")).unwrap_err(), SnapshotError::EmptyNodeName);
+        assert_eq!(s.upsert_node(Node::new("aci")).unwrap_err(), SnapshotError::DuplicateTarget { name: "aci".into() });
+        assert_eq!(s.upsert_pod(Pod::new("x", "p")).unwrap_err(), SnapshotError::PodNotPlaced { pod: "x/p".into() });
+        assert_eq!(
+            s.upsert_pod(Pod::new("x", "p").on_node("b")).unwrap_err(),
+            SnapshotError::UnknownNode { pod: "x/p".into(), node: "b".into() }
+        );
+        let pool = NodePool {
+            name: "pool".into(),
+            allocatable: Resources::default(),
+            labels: Labels::default(),
+            taints: vec![],
+            hourly_cost: crate::model::Money::default(),
+            provisioning_seconds: 300,
+            max_nodes: 3,
+            current_nodes: 0,
+        };
+        assert!(matches!(s.set_node_pools(vec![pool.clone(), pool]), Err(SnapshotError::DuplicatePool { .. })));
+        assert_eq!((s.nodes().len(), s.pods().len(), s.node_pools().len()), (1, 0, 0));
+        assert!(s.remove_node("b").is_none());
+        assert!(s.remove_pod("x/p").is_none());
     }
 }

@@ -189,6 +189,44 @@ struct PodState {
     /// the target settles it (adopted, deleted or absent), it counts against the target's
     /// quotas and the spend cap.
     maybe_created: Option<String>,
+    /// Where the pod itself sits in the reconciler's kept snapshot (`None`: not in it).
+    in_view: Option<String>,
+    /// The target of its instance stand-in in the kept snapshot.
+    stand_in_view: Option<String>,
+    /// The pod changed since it was put in the kept snapshot.
+    view_stale: bool,
+}
+
+/// Where a pod's entries belong in the engine's snapshot: the pod itself (on its node, or on
+/// the target its instance runs on) and a stand-in for an instance that runs or may run while
+/// the pod is elsewhere or nowhere (see [`instance_stand_in`]).
+fn view_places<'a>(
+    s: &'a PodState,
+    nodes: &BTreeMap<String, Node>,
+    backends: &BTreeMap<String, BackendSlot>,
+) -> (Option<&'a str>, Option<&'a str>) {
+    let main = match (&s.placement, &s.binding) {
+        (Placement::Bound { node } | Placement::Moving { node, .. }, _) if nodes.contains_key(node) => Some(node),
+        (Placement::Bursting { target, .. }, _) => Some(target),
+        // A bind in doubt holds its node: the pod may run there.
+        (p, Some(node)) if p.is_unplaced() && nodes.contains_key(node) => Some(node),
+        _ => None,
+    };
+    // A pod moving back holds its reserved node, but its instance runs (and bills) on its burst
+    // target until the move deletes it: a stand-in keeps the instance in the target's quotas
+    // and the spend cap meanwhile, so no burst is planned on budget not yet freed. So does an
+    // instance a create may have made (it timed out) that no listing has settled yet.
+    let stand_in = match (&s.placement, &s.maybe_created) {
+        (Placement::Moving { target, .. }, _) if backends.contains_key(target) => Some(target),
+        (p, Some(target)) if p.is_unplaced() && backends.contains_key(target) => Some(target),
+        _ => None,
+    };
+    (main.map(String::as_str), stand_in.map(String::as_str))
+}
+
+/// The snapshot key of the stand-in for the instance of pod `key` (see [`instance_stand_in`]).
+fn stand_in_key(key: &str) -> String {
+    format!("{key}~instance")
 }
 
 struct BackendSlot {
@@ -242,6 +280,13 @@ pub struct Reconciler {
     shutting_down: bool,
     /// Reconcile steps started, for the `reconcile` span.
     steps: u64,
+    /// The engine's view, kept current between steps (see [`sync_view`](Self::sync_view));
+    /// `None`: rebuilt from the state on next use.
+    view: Option<Snapshot>,
+    /// Nodes added, updated or removed since the view was last brought up to date.
+    view_nodes: BTreeSet<String>,
+    /// The leftover stand-ins in the view, with the size each stands for.
+    view_leftovers: BTreeMap<(String, InstanceKey), InstanceSize>,
 }
 
 impl fmt::Debug for Reconciler {
@@ -287,6 +332,9 @@ impl Reconciler {
             next_drain: None,
             shutting_down: false,
             steps: 0,
+            view: None,
+            view_nodes: BTreeSet::new(),
+            view_leftovers: BTreeMap::new(),
         }
     }
 
@@ -298,6 +346,7 @@ impl Reconciler {
         target.name = name.clone();
         let limit = Arc::new(Semaphore::new(self.config.max_in_flight_per_backend.max(1)));
         self.backends.insert(name, BackendSlot { backend, target, limit });
+        self.view = None;
         self
     }
 
@@ -319,6 +368,12 @@ impl Reconciler {
 
     /// Sets the node pools the cluster autoscaler can grow (for the engine's waits).
     pub fn with_node_pools(mut self, pools: Vec<NodePool>) -> Reconciler {
+        if let Some(view) = &mut self.view
+            && view.set_node_pools(pools.clone()).is_err()
+        {
+            // Rebuilt (and its error recorded) on next use.
+            self.view = None;
+        }
         self.pools = pools;
         self
     }
@@ -414,6 +469,7 @@ impl Reconciler {
             ClusterEvent::PodAdded(pod) | ClusterEvent::PodUpdated(pod) => self.upsert_pod(pod),
             ClusterEvent::PodDeleted(key) => self.delete_pod(&key),
             ClusterEvent::NodeAdded(node) | ClusterEvent::NodeUpdated(node) => {
+                self.view_nodes.insert(node.name.clone());
                 self.nodes.insert(node.name.clone(), node);
                 self.capacity_changed = true;
             }
@@ -444,6 +500,7 @@ impl Reconciler {
         match self.pods.get_mut(&key) {
             Some(state) => {
                 state.pod = pod;
+                state.view_stale = true;
                 if let Some(node) = node
                     && state.placement.is_unplaced()
                 {
@@ -468,6 +525,9 @@ impl Reconciler {
                         retry_at: Duration::ZERO,
                         size: None,
                         maybe_created: None,
+                        in_view: None,
+                        stand_in_view: None,
+                        view_stale: false,
                     },
                 );
             }
@@ -476,6 +536,14 @@ impl Reconciler {
 
     fn delete_pod(&mut self, key: &str) {
         let Some(state) = self.pods.remove(key) else { return };
+        if let Some(view) = &mut self.view {
+            if state.in_view.is_some() {
+                view.remove_pod(key);
+            }
+            if state.stand_in_view.is_some() {
+                view.remove_pod(&stand_in_key(key));
+            }
+        }
         if let Some(target) = state.maybe_created
             && state.placement.is_unplaced()
         {
@@ -493,6 +561,7 @@ impl Reconciler {
         if self.nodes.remove(name).is_none() {
             return;
         }
+        self.view_nodes.insert(name.to_string());
         let now = self.clock.now();
         let mut lost = Vec::new();
         let mut aborted = Vec::new();
@@ -712,66 +781,145 @@ impl Reconciler {
         }
     }
 
-    /// The engine's view: nodes, targets, and the placed pods (moving pods on their reserved
-    /// node).
     /// The engine's view of the state, or `None` (recorded as [`EventKind::SnapshotRejected`])
     /// when it is inconsistent.
-    fn checked_snapshot(&mut self) -> Option<Snapshot> {
-        match self.snapshot() {
-            Ok(s) => Some(s),
+    fn checked_snapshot(&mut self) -> Option<&Snapshot> {
+        match self.sync_view() {
+            Ok(()) => self.view.as_ref(),
             Err(error) => {
+                // Rebuilt from scratch next time.
+                self.view = None;
                 self.record(None, EventKind::SnapshotRejected { error: error.to_string() });
                 None
             }
         }
     }
 
-    fn snapshot(&self) -> Result<Snapshot, crate::model::SnapshotError> {
-        let nodes: Vec<Node> = self.nodes.values().cloned().collect();
-        let targets: Vec<BurstTarget> = self.backends.values().map(|s| s.target.clone()).collect();
-        let placed: Vec<Pod> = self
-            .pods
-            .values()
-            .filter_map(|s| {
-                let at = match (&s.placement, &s.binding) {
-                    (Placement::Bound { node } | Placement::Moving { node, .. }, _)
-                        if self.nodes.contains_key(node) =>
-                    {
-                        node
+    /// Brings the kept snapshot up to date: the nodes changed since the last time, then each
+    /// pod whose place in it (or whose content) changed, then the leftover stand-ins. A step
+    /// costs O(pods) comparisons plus O(1) per change, instead of cloning every node and pod.
+    /// In debug builds the result is checked against a snapshot built from scratch.
+    fn sync_view(&mut self) -> Result<(), crate::model::SnapshotError> {
+        if self.view.is_none() {
+            let targets = self.backends.values().map(|s| s.target.clone()).collect();
+            self.view =
+                Some(Snapshot::with_burst(Vec::new(), targets, Vec::new())?.with_node_pools(self.pools.clone())?);
+            for state in self.pods.values_mut() {
+                state.in_view = None;
+                state.stand_in_view = None;
+            }
+            self.view_leftovers.clear();
+            self.view_nodes = self.nodes.keys().cloned().collect();
+        }
+        let Some(view) = self.view.as_mut() else { return Ok(()) };
+        for name in std::mem::take(&mut self.view_nodes) {
+            match self.nodes.get(&name) {
+                Some(node) => {
+                    view.upsert_node(node.clone())?;
+                }
+                None => {
+                    for pod in view.remove_node(&name).map(|(_, pods)| pods).unwrap_or_default() {
+                        if let Some(state) = self.pods.get_mut(&pod.key()) {
+                            state.in_view = None;
+                        }
                     }
-                    (Placement::Bursting { target, .. }, _) => target,
-                    // A bind in doubt holds its node: the pod may run there.
-                    (p, Some(node)) if p.is_unplaced() && self.nodes.contains_key(node) => node,
-                    _ => return None,
-                };
-                let mut pod = s.pod.clone();
-                pod.node_name = Some(at.clone());
-                Some(pod)
-            })
-            .collect();
-        // A pod moving back holds its reserved node, but its instance runs (and bills) on its
-        // burst target until the move deletes it: a stand-in keeps the instance in the target's
-        // quotas and the spend cap meanwhile, so no burst is planned on budget not yet freed.
-        // So does an instance a create may have made (it timed out) that no listing has
-        // settled yet.
-        let stand_ins = self.pods.values().filter_map(|s| match (&s.placement, &s.maybe_created) {
-            (Placement::Moving { target, .. }, _) if self.backends.contains_key(target) => {
-                Some(instance_stand_in(&s.pod, target))
+                }
             }
-            (p, Some(target)) if p.is_unplaced() && self.backends.contains_key(target) => {
-                Some(instance_stand_in(&s.pod, target))
+        }
+        let (nodes, backends) = (&self.nodes, &self.backends);
+        for (key, state) in &mut self.pods {
+            let (main, stand_in) = view_places(state, nodes, backends);
+            // Owned copies only of what changed (the borrow of `state` ends here).
+            let main = (state.view_stale || state.in_view.as_deref() != main).then(|| main.map(str::to_string));
+            let stand_in =
+                (state.view_stale || state.stand_in_view.as_deref() != stand_in).then(|| stand_in.map(str::to_string));
+            if let Some(main) = main {
+                match &main {
+                    Some(at) => {
+                        let mut pod = state.pod.clone();
+                        pod.node_name = Some(at.clone());
+                        view.upsert_pod(pod)?;
+                    }
+                    None if state.in_view.is_some() => {
+                        view.remove_pod(key);
+                    }
+                    None => {}
+                }
+                state.in_view = main;
             }
-            _ => None,
-        });
-        // So does an instance still to be deleted (a failed one, an orphan, a drained-back pod's
-        // whose delete failed): it counts until it is gone.
-        let leftovers = self
+            if let Some(stand_in) = stand_in {
+                match &stand_in {
+                    Some(target) => {
+                        view.upsert_pod(instance_stand_in(&state.pod, target))?;
+                    }
+                    None if state.stand_in_view.is_some() => {
+                        view.remove_pod(&stand_in_key(key));
+                    }
+                    None => {}
+                }
+                state.stand_in_view = stand_in;
+            }
+            state.view_stale = false;
+        }
+        // An instance still to be deleted (a failed one, an orphan, a drained-back pod's whose
+        // delete failed) counts against its target's quotas and the spend cap until it is gone.
+        let leftovers: BTreeMap<&(String, InstanceKey), InstanceSize> = self
             .leftover_sizes
             .iter()
             .filter(|(place, _)| self.leftovers.contains_key(*place) && self.backends.contains_key(&place.0))
-            .map(|((target, key), size)| leftover_stand_in(target, key, *size));
-        let placed: Vec<Pod> = placed.into_iter().chain(stand_ins).chain(leftovers).collect();
-        Snapshot::with_burst(nodes, targets, placed)?.with_node_pools(self.pools.clone())
+            .map(|(place, size)| (place, *size))
+            .collect();
+        let gone: Vec<(String, InstanceKey)> = self
+            .view_leftovers
+            .iter()
+            .filter(|(place, size)| leftovers.get(place) != Some(*size))
+            .map(|(place, _)| place.clone())
+            .collect();
+        for (target, key) in gone {
+            view.remove_pod(&leftover_stand_in(&target, &key, InstanceSize::default()).key());
+            self.view_leftovers.remove(&(target, key));
+        }
+        for (place, size) in leftovers {
+            if !self.view_leftovers.contains_key(place) {
+                view.upsert_pod(leftover_stand_in(&place.0, &place.1, size))?;
+                self.view_leftovers.insert(place.clone(), size);
+            }
+        }
+        #[cfg(debug_assertions)]
+        self.check_view();
+        Ok(())
+    }
+
+    /// Debug builds: the kept snapshot holds exactly what one built from scratch would.
+    #[cfg(debug_assertions)]
+    fn check_view(&self) {
+        let Some(view) = &self.view else { return };
+        let nodes: Vec<&Node> = self.nodes.values().collect();
+        let mut kept_nodes: Vec<&Node> = view.nodes().iter().collect();
+        kept_nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        assert_eq!(nodes, kept_nodes, "the kept snapshot's nodes drifted from the reconciler's");
+        let mut placed: Vec<Pod> = Vec::new();
+        for state in self.pods.values() {
+            let (main, stand_in) = view_places(state, &self.nodes, &self.backends);
+            if let Some(at) = main {
+                let mut pod = state.pod.clone();
+                pod.node_name = Some(at.to_string());
+                placed.push(pod);
+            }
+            if let Some(target) = stand_in {
+                placed.push(instance_stand_in(&state.pod, target));
+            }
+        }
+        for ((target, key), size) in &self.leftover_sizes {
+            if self.leftovers.contains_key(&(target.clone(), key.clone())) && self.backends.contains_key(target) {
+                placed.push(leftover_stand_in(target, key, *size));
+            }
+        }
+        placed.sort_by_key(Pod::key);
+        let mut kept: Vec<Pod> = view.pods().to_vec();
+        kept.sort_by_key(Pod::key);
+        assert_eq!(placed, kept, "the kept snapshot's pods drifted from the reconciler's");
+        assert_eq!(view.node_pools(), &self.pools[..], "the kept snapshot's pools drifted");
     }
 
     /// Rebuilds the state after a (re)start, from the binder's bindings and every backend's
@@ -932,8 +1080,9 @@ impl Reconciler {
         if pending.is_empty() {
             return;
         }
+        let engine = self.engine.clone();
         let Some(snapshot) = self.checked_snapshot() else { return };
-        let plan = self.engine.place(&snapshot, &pending);
+        let plan = engine.place(snapshot, &pending);
         let mut binds = Vec::new();
         let mut creates = Vec::new();
         for decision in plan.decisions {
@@ -1108,8 +1257,10 @@ impl Reconciler {
         if !self.pods.values().any(|s| matches!(s.placement, Placement::Bursting { .. })) {
             return;
         }
+        let engine = self.engine.clone();
+        let budget = self.config.drain_budget;
         let Some(snapshot) = self.checked_snapshot() else { return };
-        let plan = self.engine.drain_back(&snapshot, &self.config.drain_budget);
+        let plan = engine.drain_back(snapshot, &budget);
         for m in plan.moves {
             let Some(state) = self.pods.get_mut(&m.pod) else { continue };
             // Only running instances move: one still starting is left to start.
