@@ -186,6 +186,19 @@ impl Resources {
         self.zip_with(other, i64::saturating_add);
     }
 
+    /// Subtracts `other` from `self`, saturating at `i64::MIN` (amounts may go negative).
+    ///
+    /// ```
+    /// use spillway::Resources;
+    /// let mut r = Resources::parse([("cpu", "2"), ("memory", "1Gi")])?;
+    /// r.sub(&Resources::parse([("cpu", "500m")])?);
+    /// assert_eq!((r.cpu_millis, r.memory), (1500, 1 << 30));
+    /// # Ok::<(), spillway::ResourcesError>(())
+    /// ```
+    pub fn sub(&mut self, other: &Resources) {
+        self.zip_with(other, i64::saturating_sub);
+    }
+
     /// Raises each amount of `self` to at least the matching amount of `other`.
     pub fn max_with(&mut self, other: &Resources) {
         self.zip_with(other, i64::max);

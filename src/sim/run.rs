@@ -194,8 +194,8 @@ struct Sim<'a> {
     evictions: u64,
     /// Allocatable of each VM node (the virtual node not).
     node_alloc: BTreeMap<String, Resources>,
-    /// Requests of the scenario's placed pods, per node.
-    base_used: BTreeMap<String, Resources>,
+    /// Requests of the pods on each VM node now (the scenario's and the simulated ones).
+    node_used: BTreeMap<String, Resources>,
     dirty: bool,
     next_allowed: u64,
     last_reconcile: Option<u64>,
@@ -317,7 +317,7 @@ pub(crate) fn simulate(
         moves: 0,
         evictions: 0,
         node_alloc: BTreeMap::new(),
-        base_used: BTreeMap::new(),
+        node_used: BTreeMap::new(),
         dirty: true,
         next_allowed: 0,
         last_reconcile: None,
@@ -344,7 +344,7 @@ pub(crate) fn simulate(
         sim.binder.lock().insert(pod.key(), node.clone());
         rec.handle(ClusterEvent::PodAdded(pod.clone()));
         *sim.node_pods.entry(node.clone()).or_insert(0) += 1;
-        sim.base_used.entry(node.clone()).or_default().add(&pod.requests());
+        sim.node_used.entry(node.clone()).or_default().add(&pod.requests());
         sim.base_vm_pods += 1;
     }
     if policy == SimPolicy::VirtualNode {
@@ -516,6 +516,7 @@ impl Sim<'_> {
                     self.start(i, now + latency, First::Burst);
                 } else {
                     *self.node_pods.entry(node.clone()).or_insert(0) += 1;
+                    self.node_used.entry(node.clone()).or_default().add(&self.tracks[i].pod.requests());
                     self.tracks[i].at = Where::Vm(node);
                     self.start(i, now, First::Vm);
                 }
@@ -654,6 +655,9 @@ impl Sim<'_> {
                 if let Some(n) = self.node_pods.get_mut(&node) {
                     *n = n.saturating_sub(1);
                 }
+                if let Some(u) = self.node_used.get_mut(&node) {
+                    u.sub(&self.tracks[i].pod.requests());
+                }
             }
             Where::Virtual => {
                 if let Some(meter) = self.burst_billing.remove(&format!("vn/{key}")) {
@@ -733,6 +737,7 @@ impl Sim<'_> {
                 self.node_seconds += now - meter.since;
             }
             self.node_pods.remove(&name);
+            self.node_used.remove(&name);
             self.node_alloc.remove(&name);
             self.rec().handle(ClusterEvent::NodeRemoved(name));
             self.ready_nodes -= 1;
@@ -743,22 +748,10 @@ impl Sim<'_> {
         }
     }
 
-    /// Requests on each VM node now.
-    fn used(&self) -> BTreeMap<String, Resources> {
-        let mut used = self.base_used.clone();
-        for &i in &self.live {
-            let t = &self.tracks[i];
-            if let (false, Where::Vm(node)) = (t.gone, &t.at) {
-                used.entry(node.clone()).or_default().add(&t.pod.requests());
-            }
-        }
-        used
-    }
-
     /// Drains one underutilized node the autoscaler added, when its pods fit elsewhere: its
     /// pods are recreated (new uid, same name) and scheduled again. Returns the node, to remove.
     fn drain_underutilized(&mut self, now: u64, threshold: u32) -> Option<String> {
-        let used = self.used();
+        let used = &self.node_used;
         let percent = |used: i64, cap: i64| if cap <= 0 { 0 } else { (used.saturating_mul(100) / cap) as u32 };
         let alloc = &self.node_alloc;
         let candidates = self.autoscaler.underutilized(now, threshold, |name| {
@@ -819,10 +812,13 @@ impl Sim<'_> {
     /// and it is scheduled again. Its wait and first placement stay as they were.
     fn reschedule(&mut self, i: usize) {
         let key = self.tracks[i].pod.key();
-        if let Where::Vm(node) = std::mem::replace(&mut self.tracks[i].at, Where::Unplaced)
-            && let Some(n) = self.node_pods.get_mut(&node)
-        {
-            *n = n.saturating_sub(1);
+        if let Where::Vm(node) = std::mem::replace(&mut self.tracks[i].at, Where::Unplaced) {
+            if let Some(n) = self.node_pods.get_mut(&node) {
+                *n = n.saturating_sub(1);
+            }
+            if let Some(u) = self.node_used.get_mut(&node) {
+                u.sub(&self.tracks[i].pod.requests());
+            }
         }
         self.seq += 1;
         let mut pod = self.tracks[i].pod.clone();
