@@ -655,3 +655,98 @@ async fn an_updated_pod_is_seen_by_later_plans() {
     t.r.reconcile().await;
     assert_eq!(bound(t.r.placement("shop/b")), Some("vm-2"));
 }
+
+/// A pod of ReplicaSet `web-5d9`.
+fn web(name: &str, cpu: &str) -> Pod {
+    let mut p = pod(name, cpu).with_label("app", "web");
+    p.owner_kind = Some("ReplicaSet".into());
+    p.owner_name = Some("web-5d9".into());
+    p
+}
+
+/// `web-1` bursts and runs; a 3-cpu node arrives and the drain-back evicts `web-1`, which (as
+/// in Kubernetes) is deleted by the eviction, so its bind answers NotFound.
+async fn drained_and_deleted() -> Rig {
+    let mut t = rig();
+    t.add(&[web("web-1", "2")]);
+    t.r.reconcile().await;
+    t.advance(40);
+    t.r.reconcile().await;
+    assert!(matches!(bursting(t.r.placement("shop/web-1")), Some((_, InstanceStatus::Running))));
+    t.binder.fail_next_binds([BindError::NotFound { pod: "shop/web-1".into() }]);
+    t.r.handle(ClusterEvent::NodeAdded(vm("vm-1", "3")));
+    t.r.reconcile().await;
+    assert_eq!(t.r.placement("shop/web-1"), None, "a pod the binder reports gone is forgotten");
+    assert!(t.instances().await.is_empty());
+    assert!(matches!(
+        t.kinds("shop/web-1")[..],
+        [.., EventKind::PodGone { .. }, EventKind::ReplacementAwaited { node, owner, expires_in }]
+            if node == "vm-1" && owner == "shop/ReplicaSet/web-5d9" && *expires_in == Duration::from_secs(60)
+    ));
+    // The watch delivers the deletion: nothing more happens.
+    t.r.handle(ClusterEvent::PodDeleted("shop/web-1".into()));
+    t
+}
+
+#[tokio::test]
+async fn an_evicted_pods_replacement_takes_its_reserved_node() {
+    let mut t = drained_and_deleted().await;
+    // The reservation holds: an unrelated pod that would fit on vm-1 bursts instead.
+    t.add(&[pod("other", "2")]);
+    t.r.reconcile().await;
+    assert!(bursting(t.r.placement("shop/other")).is_some());
+
+    // The ReplicaSet's new pod takes the reserved node.
+    t.advance(5);
+    t.add(&[web("web-2", "2")]);
+    t.r.reconcile().await;
+    assert_eq!(bound(t.r.placement("shop/web-2")), Some("vm-1"));
+    assert_eq!(t.binder.node_of("shop/web-2").as_deref(), Some("vm-1"));
+    assert!(matches!(
+        t.kinds("shop/web-2")[..],
+        [
+            EventKind::ReplacementMatched { replaces, node: n1 },
+            EventKind::Bound { node: n2 },
+            EventKind::Drained { from_target, to_node },
+        ] if replaces == "shop/web-1" && n1 == "vm-1" && n2 == "vm-1" && from_target == "aci" && to_node == "vm-1"
+    ));
+    // Taken, not released later.
+    t.advance(120);
+    t.r.reconcile().await;
+    assert!(!t.kinds("shop/web-1").iter().any(|k| matches!(k, EventKind::ReservationReleased { .. })));
+}
+
+#[tokio::test]
+async fn an_unclaimed_reservation_is_released_after_the_wait() {
+    let mut t = drained_and_deleted().await;
+    // Same owner, another template (a rollout changed its requests): not the replacement. It
+    // is planned normally, onto what the reservation leaves of vm-1.
+    t.add(&[web("web-new", "1")]);
+    t.r.reconcile().await;
+    assert_eq!(bound(t.r.placement("shop/web-new")), Some("vm-1"));
+    assert!(!t.kinds("shop/web-new").iter().any(|k| matches!(k, EventKind::ReplacementMatched { .. })));
+    t.add(&[pod("other", "2")]);
+    t.r.reconcile().await;
+    assert!(bursting(t.r.placement("shop/other")).is_some(), "vm-1 still holds the reservation");
+
+    t.advance(61);
+    t.r.reconcile().await;
+    assert!(matches!(t.kinds("shop/web-1").last(), Some(EventKind::ReservationReleased { node, reason })
+        if node == "vm-1" && reason.contains("no replacement from shop/ReplicaSet/web-5d9")));
+    // The capacity is free again: a late replacement is planned like any pod.
+    t.add(&[web("web-2", "2")]);
+    t.r.reconcile().await;
+    assert_eq!(bound(t.r.placement("shop/web-2")), Some("vm-1"));
+    assert!(!t.kinds("shop/web-2").iter().any(|k| matches!(k, EventKind::Drained { .. })));
+}
+
+#[tokio::test]
+async fn a_reservation_on_a_removed_node_is_released() {
+    let mut t = drained_and_deleted().await;
+    t.r.handle(ClusterEvent::NodeRemoved("vm-1".into()));
+    assert!(matches!(t.kinds("shop/web-1").last(), Some(EventKind::ReservationReleased { reason, .. })
+        if reason == "the node was removed"));
+    t.add(&[web("web-2", "2")]);
+    t.r.reconcile().await;
+    assert!(bursting(t.r.placement("shop/web-2")).is_some());
+}

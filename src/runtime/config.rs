@@ -58,6 +58,12 @@ pub struct RuntimeConfig {
     /// target and the reserved capacity is released); a later drain-back round may propose it
     /// again.
     pub max_eviction_refusals: u32,
+    /// How long the VM capacity of a pod drained back stays reserved after the pod itself was
+    /// deleted instead of bound (in Kubernetes the eviction deletes a pod and its controller
+    /// creates a replacement under a new name): a new pending pod of the same owner and template
+    /// arriving within this time is bound to the reserved node; after it the capacity is
+    /// released and the replacement, if it comes, is planned like any pending pod.
+    pub replacement_wait: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -69,6 +75,7 @@ impl Default for RuntimeConfig {
             drain_interval: None,
             eviction_retry: Duration::from_secs(30),
             max_eviction_refusals: 10,
+            replacement_wait: Duration::from_secs(60),
         }
     }
 }

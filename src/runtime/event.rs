@@ -171,6 +171,39 @@ pub enum EventKind {
         /// Why.
         reason: String,
     },
+    /// A pod drained back was deleted before it could be bound (in Kubernetes the eviction
+    /// deletes it and its controller creates a replacement): its capacity on `node` stays
+    /// reserved for a new pod of the same owner and template for `expires_in`
+    /// ([`RuntimeConfig::replacement_wait`](super::RuntimeConfig::replacement_wait)).
+    ReplacementAwaited {
+        /// The reserved VM node.
+        node: String,
+        /// `namespace/kind/name` of the owner whose new pod takes the reservation.
+        owner: String,
+        /// How long the reservation is held.
+        expires_in: Duration,
+    },
+    /// This new pod replaces a pod drained back and deleted: it takes that pod's reservation
+    /// and is bound to the reserved node (a [`Drained`](Self::Drained) event follows the bind).
+    ReplacementMatched {
+        /// `namespace/name` of the pod it replaces.
+        replaces: String,
+        /// The reserved VM node.
+        node: String,
+    },
+    /// A reservation held for a replacement was released unused (recorded on the deleted pod).
+    ReservationReleased {
+        /// The VM node that was reserved.
+        node: String,
+        /// Why: no replacement came in time, or the node was removed.
+        reason: String,
+    },
+    /// The binder reported the pod gone (deleted, or replaced by a pod of the same name): it
+    /// is forgotten as if deleted; a replacement arrives as a new pod.
+    PodGone {
+        /// The binder's answer.
+        reason: String,
+    },
     /// The cluster state could not be turned into a snapshot (e.g. a node named like a burst
     /// target); nothing was planned this step.
     SnapshotRejected {

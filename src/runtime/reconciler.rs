@@ -195,6 +195,60 @@ struct PodState {
     stand_in_view: Option<String>,
     /// The pod changed since it was put in the kept snapshot.
     view_stale: bool,
+    /// A drain-back move committed the pod to a node (it was evicted from its burst target, or
+    /// it replaces a pod that was): `Drained` is recorded when it is bound there, and if it is
+    /// deleted first, the node stays reserved for its replacement.
+    drain: Option<DrainedTo>,
+}
+
+/// Where a drain-back move takes a pod.
+#[derive(Debug, Clone)]
+struct DrainedTo {
+    from_target: String,
+    node: String,
+}
+
+/// VM capacity held for the replacement of a pod drained back and deleted before its bind.
+struct Reservation {
+    /// The deleted pod, `namespace/name`.
+    evicted: String,
+    /// The deleted pod as it was: its requests hold the capacity (a stand-in in the engine's
+    /// snapshot), and a replacement must match it.
+    template: Pod,
+    /// `namespace/kind/name` of its owner.
+    owner: String,
+    drain: DrainedTo,
+    /// Released at this time if no replacement took it.
+    until: Duration,
+}
+
+/// `namespace/kind/name` of `pod`'s controlling owner.
+fn owner_of(pod: &Pod) -> Option<String> {
+    Some(format!("{}/{}/{}", pod.namespace, pod.owner_kind.as_deref()?, pod.owner_name.as_deref()?))
+}
+
+/// Whether `pod` could be `template`'s replacement: the same owner and the same scheduling
+/// inputs (requests, labels, selectors, affinity, tolerations, ...), whatever its name and uid.
+fn same_template(template: &Pod, pod: &Pod) -> bool {
+    if owner_of(pod).is_none() || owner_of(pod) != owner_of(template) {
+        return false;
+    }
+    let mut candidate = pod.clone();
+    candidate.name.clone_from(&template.name);
+    candidate.uid.clone_from(&template.uid);
+    candidate.creation_order = template.creation_order;
+    candidate.node_name.clone_from(&template.node_name);
+    candidate == *template
+}
+
+/// The stand-in holding a reservation's capacity on its node: the deleted pod under a name no
+/// Kubernetes pod can have, with its labels and rules (its replacement will have them).
+fn reservation_stand_in(r: &Reservation) -> Pod {
+    let mut pod = r.template.clone();
+    pod.name = format!("{}~reserved", pod.name);
+    pod.uid = format!("{}~reserved", pod.uid);
+    pod.node_name = Some(r.drain.node.clone());
+    pod
 }
 
 /// Where a pod's entries belong in the engine's snapshot: the pod itself (on its node, or on
@@ -253,7 +307,14 @@ struct BackendSlot {
 ///    move's node;
 /// 5. carries out moves: evicts the pod (a refusal is retried after
 ///    [`eviction_retry`](RuntimeConfig::eviction_retry), never forced), deletes its instance
-///    and binds it to the reserved node.
+///    and binds it to the reserved node. In Kubernetes the eviction deletes the pod and its
+///    controller creates a replacement under a new name: the binder then answers the bind
+///    [`NotFound`](BindError::NotFound), and the node stays reserved (a stand-in holds the
+///    pod's requests in the engine's snapshot) for up to
+///    [`replacement_wait`](RuntimeConfig::replacement_wait) for the first new pending pod of
+///    the same owner and template, which is bound there and recorded as
+///    [`Drained`](EventKind::Drained). Reservations live in memory: after a restart the
+///    replacement is planned like any pod.
 ///
 /// Every step awaits all the work it starts, so between steps nothing is in flight. A step
 /// cancelled midway (its future dropped) leaves nothing lost: creates are idempotent and their
@@ -287,6 +348,10 @@ pub struct Reconciler {
     view_nodes: BTreeSet<String>,
     /// The leftover stand-ins in the view, with the size each stands for.
     view_leftovers: BTreeMap<(String, InstanceKey), InstanceSize>,
+    /// Capacity held for replacements of pods drained back and deleted.
+    reservations: Vec<Reservation>,
+    /// The keys of the reservation stand-ins in the view.
+    view_reservations: BTreeSet<String>,
 }
 
 impl fmt::Debug for Reconciler {
@@ -335,6 +400,8 @@ impl Reconciler {
             view: None,
             view_nodes: BTreeSet::new(),
             view_leftovers: BTreeMap::new(),
+            reservations: Vec::new(),
+            view_reservations: BTreeSet::new(),
         }
     }
 
@@ -514,7 +581,7 @@ impl Reconciler {
                 };
                 let instance = crate::backend::PodRef::of(&pod).key();
                 self.pods.insert(
-                    key,
+                    key.clone(),
                     PodState {
                         pod,
                         instance,
@@ -528,8 +595,10 @@ impl Reconciler {
                         in_view: None,
                         stand_in_view: None,
                         view_stale: false,
+                        drain: None,
                     },
                 );
+                self.match_reservation(&key);
             }
         }
     }
@@ -550,10 +619,66 @@ impl Reconciler {
             // Its instance may exist: deleting one that does not is harmless.
             self.leave(target, state.instance.clone(), "its pod was deleted".into(), state.size);
         }
+        let bound = matches!(state.placement, Placement::Bound { .. });
         if let Placement::Bursting { target, key: instance, .. } | Placement::Moving { target, key: instance, .. } =
             state.placement
         {
             self.leave(target, instance, "its pod was deleted".into(), state.size);
+        }
+        // Evicted for a drain-back and deleted before its bind: its replacement is expected.
+        if let (Some(drain), false, Some(owner)) = (state.drain, bound, owner_of(&state.pod))
+            && self.nodes.contains_key(&drain.node)
+            && !self.shutting_down
+        {
+            let expires_in = self.config.replacement_wait;
+            let node = drain.node.clone();
+            let until = self.clock.now() + expires_in;
+            self.reservations.push(Reservation {
+                evicted: key.to_string(),
+                template: state.pod,
+                owner: owner.clone(),
+                drain,
+                until,
+            });
+            let _span = pod_span(key, "drain").entered();
+            self.record(Some(key), EventKind::ReplacementAwaited { node, owner, expires_in });
+        }
+    }
+
+    /// A new pending pod that replaces a pod drained back and deleted takes its reservation:
+    /// it is committed to the reserved node (bound first thing on the next step).
+    fn match_reservation(&mut self, key: &str) {
+        let Some(state) = self.pods.get(key) else { return };
+        if self.reservations.is_empty() || state.placement != Placement::Pending {
+            return;
+        }
+        let Some(i) = self.reservations.iter().position(|r| same_template(&r.template, &state.pod)) else {
+            return;
+        };
+        let r = self.reservations.remove(i);
+        if let Some(state) = self.pods.get_mut(key) {
+            state.binding = Some(r.drain.node.clone());
+            let node = r.drain.node.clone();
+            state.drain = Some(r.drain);
+            let _span = pod_span(key, "drain").entered();
+            self.record(Some(key), EventKind::ReplacementMatched { replaces: r.evicted, node });
+        }
+    }
+
+    /// Releases reservations whose time is up, or (with `node`) those on a removed node.
+    fn release_reservations(&mut self, now: Duration, node: Option<&str>) {
+        let (released, kept): (Vec<Reservation>, Vec<Reservation>) = std::mem::take(&mut self.reservations)
+            .into_iter()
+            .partition(|r| r.until <= now || node == Some(r.drain.node.as_str()));
+        self.reservations = kept;
+        for r in released {
+            let reason = if node == Some(r.drain.node.as_str()) {
+                "the node was removed".to_string()
+            } else {
+                format!("no replacement from {} came in time", r.owner)
+            };
+            let _span = pod_span(&r.evicted, "drain").entered();
+            self.record(Some(&r.evicted), EventKind::ReservationReleased { node: r.drain.node, reason });
         }
     }
 
@@ -563,12 +688,16 @@ impl Reconciler {
         }
         self.view_nodes.insert(name.to_string());
         let now = self.clock.now();
+        self.release_reservations(now, Some(name));
         let mut lost = Vec::new();
         let mut aborted = Vec::new();
         for (key, state) in &mut self.pods {
             if state.binding.as_deref() == Some(name) {
                 // A bind in doubt to the removed node: the pod is planned anew.
                 state.binding = None;
+            }
+            if state.drain.as_ref().is_some_and(|d| d.node == name) {
+                state.drain = None;
             }
             match &state.placement {
                 Placement::Bound { node } if node == name => {
@@ -619,6 +748,8 @@ impl Reconciler {
         let Some(state) = self.pods.get_mut(pod) else { return Duration::ZERO };
         state.failures = state.failures.saturating_add(1);
         let delay = self.config.backoff.delay(state.failures).max(at_least.unwrap_or_default());
+        // No longer committed to a drain-back's node: planned like any pod.
+        state.drain = None;
         state.placement = Placement::Pending;
         state.retry_at = now + delay;
         delay
@@ -809,6 +940,7 @@ impl Reconciler {
                 state.stand_in_view = None;
             }
             self.view_leftovers.clear();
+            self.view_reservations.clear();
             self.view_nodes = self.nodes.keys().cloned().collect();
         }
         let Some(view) = self.view.as_mut() else { return Ok(()) };
@@ -885,6 +1017,18 @@ impl Reconciler {
                 self.view_leftovers.insert(place.clone(), size);
             }
         }
+        // Capacity held for replacements.
+        let reserved: BTreeSet<String> = self.reservations.iter().map(|r| reservation_stand_in(r).key()).collect();
+        for key in self.view_reservations.difference(&reserved) {
+            view.remove_pod(key);
+        }
+        for r in &self.reservations {
+            let stand_in = reservation_stand_in(r);
+            if !self.view_reservations.contains(&stand_in.key()) {
+                view.upsert_pod(stand_in)?;
+            }
+        }
+        self.view_reservations = reserved;
         #[cfg(debug_assertions)]
         self.check_view();
         Ok(())
@@ -915,6 +1059,7 @@ impl Reconciler {
                 placed.push(leftover_stand_in(target, key, *size));
             }
         }
+        placed.extend(self.reservations.iter().map(reservation_stand_in));
         placed.sort_by_key(Pod::key);
         let mut kept: Vec<Pod> = view.pods().to_vec();
         kept.sort_by_key(Pod::key);
@@ -965,6 +1110,7 @@ impl Reconciler {
 
     async fn step(&mut self) {
         let now = self.clock.now();
+        self.release_reservations(now, None);
         self.poll_backends().await;
         self.clean_leftovers().await;
         if !self.shutting_down {
@@ -1062,7 +1208,13 @@ impl Reconciler {
             .collect();
         for (key, node) in in_doubt {
             if self.nodes.contains_key(&node) {
-                self.bind(&key, node).await;
+                // A replacement taking a drained pod's reservation binds within a `drain` span.
+                if self.pods.get(&key).is_some_and(|s| s.drain.is_some()) {
+                    let span = pod_span(&key, "drain");
+                    self.bind(&key, node).instrument(span).await;
+                } else {
+                    self.bind(&key, node).await;
+                }
             } else if let Some(state) = self.pods.get_mut(&key) {
                 state.binding = None;
             }
@@ -1110,13 +1262,21 @@ impl Reconciler {
     /// during the call, or the binder fails transiently, the next step binds the pod to the same
     /// node again (idempotent) rather than planning it anew, so a pod the binder did bind is
     /// never also placed elsewhere.
+    ///
+    /// A pod a drain-back committed to `node` is recorded as [`EventKind::Drained`] once bound
+    /// there, in the span the call runs in (the move's `drain` span).
     async fn bind(&mut self, key: &str, node: String) -> bool {
         let span = pod_span(key, "bind");
-        self.bind_pod(key, node).instrument(span).await
+        let Some(drained) = self.bind_pod(key, node).instrument(span).await else { return false };
+        if let Some(d) = drained {
+            self.record(Some(key), EventKind::Drained { from_target: d.from_target, to_node: d.node });
+        }
+        true
     }
 
-    async fn bind_pod(&mut self, key: &str, node: String) -> bool {
-        let Some(state) = self.pods.get_mut(key) else { return false };
+    /// `None` when the bind failed; else the drain-back it completes, if any.
+    async fn bind_pod(&mut self, key: &str, node: String) -> Option<Option<DrainedTo>> {
+        let state = self.pods.get_mut(key)?;
         state.binding = Some(node.clone());
         let pod = state.pod.clone();
         let result = self.binder.bind(&pod, &node).await;
@@ -1128,16 +1288,23 @@ impl Reconciler {
             state.binding = None;
         }
         match result {
-            Ok(()) => self.bound(key, node),
+            Ok(()) => Some(self.bound(key, node)),
             // Bound meanwhile by someone else, to a node that exists: take it as bound there.
-            Err(BindError::Conflict { node: other, .. }) if self.nodes.contains_key(&other) => self.bound(key, other),
+            Err(BindError::Conflict { node: other, .. }) if self.nodes.contains_key(&other) => {
+                Some(self.bound(key, other))
+            }
+            // Deleted, or replaced under its name: forgotten as if deleted.
+            Err(error @ BindError::NotFound { .. }) => {
+                self.record(Some(key), EventKind::PodGone { reason: error.to_string() });
+                self.delete_pod(key);
+                None
+            }
             Err(error) => {
                 let retry_in = self.fail(key, None);
                 self.record(Some(key), EventKind::BindFailed { node, error: error.to_string(), retry_in });
-                return false;
+                None
             }
         }
-        true
     }
 
     /// Sets an unplaced pod's placement, with an event when it changed.
@@ -1150,12 +1317,14 @@ impl Reconciler {
         }
     }
 
-    fn bound(&mut self, pod: &str, node: String) {
-        if let Some(state) = self.pods.get_mut(pod) {
-            state.placement = Placement::Bound { node: node.clone() };
-            state.failures = 0;
-            self.record(Some(pod), EventKind::Bound { node });
-        }
+    /// Records the pod bound to `node`; returns the drain-back this completes, if any.
+    fn bound(&mut self, pod: &str, node: String) -> Option<DrainedTo> {
+        let state = self.pods.get_mut(pod)?;
+        state.placement = Placement::Bound { node: node.clone() };
+        state.failures = 0;
+        let drained = state.drain.take().filter(|d| d.node == node);
+        self.record(Some(pod), EventKind::Bound { node });
+        drained
     }
 
     /// Creates burst instances, at most `max_in_flight_per_backend` at once per backend.
@@ -1315,6 +1484,9 @@ impl Reconciler {
             Ok(()) | Err(BindError::NotFound { .. }) => {
                 if let Some(state) = self.pods.get_mut(pod_key) {
                     state.evicted = true;
+                    if let Placement::Moving { target, node, .. } = &state.placement {
+                        state.drain = Some(DrainedTo { from_target: target.clone(), node: node.clone() });
+                    }
                 }
                 return true;
             }
@@ -1374,8 +1546,8 @@ impl Reconciler {
             state.placement = Placement::Pending;
             state.binding = Some(node.clone());
         }
-        if self.bind(pod_key, node.clone()).await {
-            self.record(Some(pod_key), EventKind::Drained { from_target: target, to_node: node });
-        }
+        // `bound` records `Drained`; if the pod is gone (in Kubernetes the eviction deleted it),
+        // its node stays reserved for its replacement (see `delete_pod`).
+        self.bind(pod_key, node).await;
     }
 }

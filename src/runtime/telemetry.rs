@@ -183,6 +183,18 @@ pub(crate) fn emit(event: &RuntimeEvent) {
             counter!(DRAIN_BACKS_ABORTED_TOTAL).increment(1);
             tracing::info!(pod, reason = reason.as_str(), "drain-back aborted");
         }
+        EventKind::ReplacementAwaited { node, owner, expires_in } => {
+            tracing::info!(pod, node = node.as_str(), owner = owner.as_str(), expires_in = ?expires_in, "replacement awaited");
+        }
+        EventKind::ReplacementMatched { replaces, node } => {
+            tracing::info!(pod, replaces = replaces.as_str(), node = node.as_str(), "replacement matched");
+        }
+        EventKind::ReservationReleased { node, reason } => {
+            tracing::info!(pod, node = node.as_str(), reason = reason.as_str(), "reservation released");
+        }
+        EventKind::PodGone { reason } => {
+            tracing::info!(pod, reason = reason.as_str(), "pod gone");
+        }
         EventKind::SnapshotRejected { error } => {
             counter!(SNAPSHOT_REJECTIONS_TOTAL).increment(1);
             tracing::error!(error = error.as_str(), "snapshot rejected");
