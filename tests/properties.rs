@@ -403,6 +403,84 @@ fn replica_case(nodes: std::ops::RangeInclusive<usize>, copies: usize) -> impl S
     case_of(nodes, placed, pending, Just(vec![]))
 }
 
+/// Keys of the rules in [`topology_case`]: few domains (zones, tiers; some nodes lack them) and
+/// one domain per node (hostnames).
+const DOMAIN_KEYS: &[&str] = &[ZONE, TIER, HOSTNAME];
+
+/// The rules the replicas of one workload carry, mostly about their own app: required spread
+/// (`DoNotSchedule`, sometimes with `minDomains`), required anti-affinity and affinity,
+/// preferred (anti-)affinity and, rarely, soft spread, over coarse and per-node keys.
+fn replica_rules() -> impl Strategy<Value = Relations> {
+    let rule = (
+        prop_oneof![4 => Just(0u8), 3 => Just(1u8), 2 => Just(2u8), 1 => Just(3u8), 1 => Just(4u8), 1 => Just(5u8)],
+        select(DOMAIN_KEYS),
+        select(APPS),
+        1..=2i32,
+        proptest::bool::weighted(0.75),
+        (1..=100i32, proptest::option::weighted(0.15, 2..=4i32)),
+    );
+    (select(APPS), vec(rule, 1..=2)).prop_map(|(app, rules)| {
+        let mut r = Relations {
+            app: Some(app),
+            group: None,
+            affinity: PodAffinity::default(),
+            anti_affinity: PodAffinity::default(),
+            spread: vec![],
+        };
+        for (kind, key, other, max_skew, own, (weight, min_domains)) in rules {
+            let selector = Some(LabelSelector {
+                match_labels: [("app".to_string(), if own { app } else { other }.to_string())].into(),
+                ..LabelSelector::default()
+            });
+            let term = PodAffinityTerm {
+                label_selector: selector.clone(),
+                topology_key: key.to_string(),
+                ..Default::default()
+            };
+            let spread = |when_unsatisfiable, min_domains| TopologySpreadConstraint {
+                max_skew,
+                topology_key: key.to_string(),
+                when_unsatisfiable,
+                label_selector: selector.clone(),
+                min_domains,
+                node_affinity_policy: None,
+                node_taints_policy: None,
+                match_label_keys: vec![],
+            };
+            match kind {
+                0 => r.spread.push(spread(WhenUnsatisfiable::DoNotSchedule, min_domains)),
+                1 => r.anti_affinity.required.push(term),
+                2 => r.affinity.required.push(term),
+                3 => r.affinity.preferred.push(WeightedPodAffinityTerm { weight, pod_affinity_term: term }),
+                4 => r.anti_affinity.preferred.push(WeightedPodAffinityTerm { weight, pod_affinity_term: term }),
+                _ => r.spread.push(spread(WhenUnsatisfiable::ScheduleAnyway, None)),
+            }
+        }
+        r
+    })
+}
+
+/// Replicas of a few workloads with topology rules ([`replica_rules`]) and some plain ones, on
+/// nodes in zones and tiers, next to placed pods that carry such rules too: what the kept
+/// scores serve per topology domain.
+fn topology_case(nodes: std::ops::RangeInclusive<usize>, copies: usize) -> impl Strategy<Value = Case> {
+    let template = (pending_pod(), replica_rules(), proptest::bool::weighted(0.2), 1..=copies);
+    let pending = vec(template, 1..=5).prop_map(|templates| {
+        let mut pods = Vec::new();
+        for (pod, rules, plain, copies) in templates {
+            let pod = if plain { pod } else { rules.apply(pod) };
+            pods.extend(std::iter::repeat_n(pod, copies));
+        }
+        pods
+    });
+    let placed = vec(
+        (pod_shape(), replica_rules(), proptest::bool::weighted(0.5))
+            .prop_map(|(pod, rules, with)| if with { rules.apply(pod) } else { pod }),
+        0..=16,
+    );
+    case_of(nodes, placed, pending, Just(vec![]))
+}
+
 /// With the filters that read usage ahead of the static ones, a node that first failed only a
 /// taint fails for resources once another pod fills it, and the diagnosis must say so: the
 /// kept verdict of a statically failing node is final only when no usage filter comes first.
@@ -1125,6 +1203,22 @@ proptest! {
     /// feasible set shrinks and most pods find their key's scores only a few nodes stale.
     #[test]
     fn kept_scores_give_the_reference_plan_as_nodes_fill(case in replica_case(16..=40, 30), policy in policy(), reversed in any::<bool>()) {
+        check_kept_scores(&case, policy, reversed)?;
+    }
+
+    /// 6e. The same for pods with topology spread constraints and inter-pod rules, whose kept
+    /// scores are read per topology domain: zones and tiers (few domains, some nodes without
+    /// the key) checked once per domain, hostnames (one node each) naming the nodes they keep
+    /// out, the inter-pod affinity score one value per domain.
+    #[test]
+    fn topology_rules_give_the_reference_plan(case in topology_case(1..=48, 12), policy in policy(), reversed in any::<bool>()) {
+        check_kept_scores(&case, policy, reversed)?;
+    }
+
+    /// 6f. The same with many replicas on larger clusters, so that domains fill up, skews
+    /// bind and hostname rules keep many nodes out.
+    #[test]
+    fn topology_rules_give_the_reference_plan_as_domains_fill(case in topology_case(16..=64, 40), policy in policy(), reversed in any::<bool>()) {
         check_kept_scores(&case, policy, reversed)?;
     }
 

@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use super::matchers::{Counts, Matcher};
 use super::reasons::{ReasonId, ReasonTable};
-use super::terms::PodTerms;
+use super::terms::{Pin, PodTerms};
 
 /// Dense id of a resource: 0 cpu, 1 memory, 2 ephemeral-storage, then extended resources.
 pub(crate) type ResourceId = usize;
@@ -108,10 +108,55 @@ pub(crate) const NO_DOMAIN: u32 = u32::MAX;
 /// The domains of one topology key.
 #[derive(Debug)]
 pub(crate) struct Domains {
+    /// Which key of the run this is (0, 1, … in order of first use).
+    pub(crate) id: u32,
     /// Per node: its domain id, or [`NO_DOMAIN`].
     pub(crate) of_node: Vec<u32>,
     /// Number of domains (distinct values).
     pub(crate) count: usize,
+    /// Few domains for the nodes (zones, say, not hostnames): the kept scores evaluate a
+    /// rule on this key once per domain rather than once per node ([`Domains::FEW`]).
+    pub(crate) coarse: bool,
+    /// The nodes of each domain: those of domain `d` are `members[start[d]..start[d + 1]]`.
+    start: Vec<u32>,
+    members: Vec<u32>,
+    /// The nodes without the key.
+    pub(crate) missing: Vec<u32>,
+}
+
+impl Domains {
+    /// At most this many domains (or one per eight nodes) make a key coarse.
+    const FEW: usize = 8;
+
+    fn new(id: u32, of_node: Vec<u32>, count: usize) -> Domains {
+        let mut start = vec![0u32; count + 1];
+        let mut missing = Vec::new();
+        for (node, &d) in of_node.iter().enumerate() {
+            if d == NO_DOMAIN {
+                missing.push(node as u32);
+            } else {
+                start[d as usize + 1] += 1;
+            }
+        }
+        for d in 0..count {
+            start[d + 1] += start[d];
+        }
+        let mut next = start.clone();
+        let mut members = vec![0u32; of_node.len() - missing.len()];
+        for (node, &d) in of_node.iter().enumerate() {
+            if d != NO_DOMAIN {
+                members[next[d as usize] as usize] = node as u32;
+                next[d as usize] += 1;
+            }
+        }
+        let coarse = count <= Domains::FEW || count * 8 <= of_node.len();
+        Domains { id, of_node, count, coarse, start, members, missing }
+    }
+
+    /// The nodes of domain `d`, by index.
+    pub(crate) fn nodes(&self, d: usize) -> &[u32] {
+        &self.members[self.start[d] as usize..self.start[d + 1] as usize]
+    }
 }
 
 /// Mutable per-node state for one placement run.
@@ -124,6 +169,11 @@ pub(crate) struct Cluster<'s> {
     pub(crate) by_node: Vec<Vec<u32>>,
     /// Members with inter-pod terms.
     pub(crate) with_affinity: Vec<usize>,
+    /// The members of `with_affinity` by a label every pod one of their terms selects must
+    /// carry (key → value → members, ascending); `unpinned`: those with a term that pins no
+    /// label. A pod's labels find the members whose terms may select it.
+    term_pins: super::fxhash::FxHashMap<String, super::fxhash::FxHashMap<String, Vec<u32>>>,
+    unpinned: Vec<u32>,
     /// Labels of every namespace the run sees, each with `kubernetes.io/metadata.name` set as
     /// the API server sets it.
     namespaces: HashMap<String, Labels>,
@@ -132,6 +182,13 @@ pub(crate) struct Cluster<'s> {
     pub(crate) workloads: &'s [WorkloadSelector],
     /// Per-node counts of the pods each matcher selects, updated as placements are assumed.
     counts: RefCell<Counts>,
+    /// Which nodes and domains spread constraints count, per kind of pod, built on first use.
+    spread_memo: RefCell<
+        super::fxhash::FxHashMap<
+            super::plugins::pod_topology_spread::EligibilityKey,
+            Rc<super::plugins::pod_topology_spread::Eligibility>,
+        >,
+    >,
     /// Topology domains per key, built on first use.
     domains: RefCell<super::fxhash::FxHashMap<String, Rc<Domains>>>,
     pub(crate) resources: ResourceIndex,
@@ -201,10 +258,13 @@ impl<'s> Cluster<'s> {
             members: Vec::with_capacity(placed.len()),
             by_node: vec![Vec::new(); n],
             with_affinity: Vec::new(),
+            term_pins: Default::default(),
+            unpinned: Vec::new(),
             namespaces: namespace_labels(snapshot, pending),
             workloads: snapshot.workload_selectors(),
             counts: RefCell::new(Counts::default()),
             domains: RefCell::default(),
+            spread_memo: RefCell::default(),
             no_labels: Labels::new(),
             width,
             alloc: vec![0; n * width],
@@ -262,14 +322,41 @@ impl<'s> Cluster<'s> {
                 }
             })
             .collect();
-        let d = Rc::new(Domains { of_node, count: ids.len() });
+        let id = self.domains.borrow().len() as u32;
+        let d = Rc::new(Domains::new(id, of_node, ids.len()));
         self.domains.borrow_mut().insert(key.to_string(), Rc::clone(&d));
         d
     }
 
+    /// The value kept for `key`, built with `build` on first use.
+    pub(crate) fn spread_memo(
+        &self,
+        key: super::plugins::pod_topology_spread::EligibilityKey,
+        build: impl FnOnce() -> super::plugins::pod_topology_spread::Eligibility,
+    ) -> Rc<super::plugins::pod_topology_spread::Eligibility> {
+        if let Some(e) = self.spread_memo.borrow().get(&key) {
+            return Rc::clone(e);
+        }
+        let e = Rc::new(build());
+        self.spread_memo.borrow_mut().insert(key, Rc::clone(&e));
+        e
+    }
+
     /// The per-node counts of the placed and assumed pods `matcher` selects.
     pub(crate) fn node_counts(&self, matcher: &Matcher) -> Ref<'_, [u32]> {
-        let id = self.counts.borrow_mut().id(matcher, |m| {
+        let id = self.node_counts_id(matcher);
+        Ref::map(self.counts.borrow(), |c| c.get(id))
+    }
+
+    /// [`node_counts`](Self::node_counts), and the nodes where the count is not zero (in no
+    /// particular order).
+    pub(crate) fn node_counts_sparse(&self, matcher: &Matcher) -> (Ref<'_, [u32]>, Ref<'_, [u32]>) {
+        let id = self.node_counts_id(matcher);
+        Ref::map_split(self.counts.borrow(), |c| (c.get(id), c.nonzero(id)))
+    }
+
+    fn node_counts_id(&self, matcher: &Matcher) -> usize {
+        self.counts.borrow_mut().id(matcher, |m| {
             let mut counts = vec![0u32; self.nodes.len()];
             for member in &self.members {
                 if m.matches(member.pod, self.namespace_labels(&member.pod.namespace)) {
@@ -277,8 +364,7 @@ impl<'s> Cluster<'s> {
                 }
             }
             counts
-        });
-        Ref::map(self.counts.borrow(), |c| c.get(id))
+        })
     }
 
     /// Labels of a namespace (none when the snapshot does not describe it).
@@ -299,6 +385,23 @@ impl<'s> Cluster<'s> {
         let index = self.members.len();
         if !terms.is_empty() {
             self.with_affinity.push(index);
+            let member = index as u32;
+            for term in terms.all() {
+                match term.pin() {
+                    Pin::Nothing => {}
+                    Pin::Label(k, v) => {
+                        let list = self.term_pins.entry(k.to_string()).or_default().entry(v.to_string()).or_default();
+                        if list.last() != Some(&member) {
+                            list.push(member);
+                        }
+                    }
+                    Pin::Any => {
+                        if self.unpinned.last() != Some(&member) {
+                            self.unpinned.push(member);
+                        }
+                    }
+                }
+            }
         }
         self.by_node[node].push(index as u32);
         let namespace_labels = self.namespaces.get(&pod.namespace).unwrap_or(&self.no_labels);
@@ -313,6 +416,20 @@ impl<'s> Cluster<'s> {
         self.pod_count[node] += 1;
         self.ports[node].extend_from_slice(&pod.host_ports);
         self.changes.push(node as u32);
+    }
+
+    /// The members with inter-pod terms (ascending) of which some term may select `pod`: a
+    /// subset of `with_affinity` that holds every member one of whose terms does.
+    pub(crate) fn members_about(&self, pod: &Pod, out: &mut Vec<usize>) {
+        out.clear();
+        out.extend(self.unpinned.iter().map(|&m| m as usize));
+        for (k, v) in &pod.labels {
+            if let Some(list) = self.term_pins.get(k.as_str()).and_then(|values| values.get(v.as_str())) {
+                out.extend(list.iter().map(|&m| m as usize));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
     }
 
     /// A mark to [`rollback`](Self::rollback) to: the number of members so far.
@@ -340,6 +457,18 @@ impl<'s> Cluster<'s> {
             self.counts.get_mut().update(m.pod, namespace_labels, m.node, -1);
             if self.with_affinity.last() == Some(&index) {
                 self.with_affinity.pop();
+                let member = index as u32;
+                for term in m.terms.all() {
+                    if let Pin::Label(k, v) = term.pin()
+                        && let Some(list) = self.term_pins.get_mut(k).and_then(|values| values.get_mut(v))
+                        && list.last() == Some(&member)
+                    {
+                        list.pop();
+                    }
+                }
+                if self.unpinned.last() == Some(&member) {
+                    self.unpinned.pop();
+                }
             }
         }
     }

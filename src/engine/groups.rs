@@ -17,7 +17,7 @@ use crate::model::{POD_GROUP_LABEL, Pod, PodGroup};
 
 use super::cluster::Cluster;
 
-use super::terms::PodTerms;
+use super::terms::{Pin, PodTerms};
 
 /// One placement unit: a single pod or a co-scheduled group.
 #[derive(Debug)]
@@ -69,10 +69,38 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
     }
 
     // Required affinity between pending pods: an edge from the pod that needs to the pod needed.
+    // Pending pods by label: a term that pins a label checks only the pods that carry it (in
+    // plan order, so the edges are those of a scan of every pod, in the same order).
     let with_affinity: Vec<usize> = (0..n).filter(|&i| !order[i].pod_affinity.required.is_empty()).collect();
+    let mut by_label: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    if !with_affinity.is_empty() {
+        for (j, pod) in order.iter().enumerate() {
+            for (k, v) in &pod.labels {
+                by_label.entry((k.as_str(), v.as_str())).or_default().push(j);
+            }
+        }
+    }
+    let mut candidates: Vec<usize> = Vec::new();
     for &i in &with_affinity {
         let terms = PodTerms::new(order[i], hard_weight);
-        for (j, other) in order.iter().enumerate() {
+        candidates.clear();
+        let mut every_pod = false;
+        for t in &terms.required_affinity {
+            match t.pin() {
+                Pin::Nothing => {}
+                Pin::Label(k, v) => candidates.extend(by_label.get(&(k, v)).into_iter().flatten().copied()),
+                Pin::Any => every_pod = true,
+            }
+        }
+        if every_pod {
+            candidates.clear();
+            candidates.extend(0..n);
+        } else {
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
+        for &j in &candidates {
+            let other = order[j];
             let ns = cluster.namespace_labels(&other.namespace);
             if j != i && terms.required_affinity.iter().any(|t| t.matches(other, ns)) {
                 graph.add_edge(ids[i], ids[j], true);

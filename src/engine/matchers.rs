@@ -73,8 +73,9 @@ impl Matcher {
 #[derive(Debug, Default)]
 pub(crate) struct Counts {
     ids: HashMap<Matcher, usize>,
-    /// Per matcher: the matcher and its count per node.
-    entries: Vec<(Matcher, Vec<u32>)>,
+    /// Per matcher: the matcher, its count per node, and the nodes whose count is not zero
+    /// (in no particular order).
+    entries: Vec<(Matcher, Vec<u32>, Vec<u32>)>,
     /// Matchers by a label their pods must carry (key → value → matchers); others are always
     /// checked.
     by_label: HashMap<String, HashMap<String, Vec<usize>>>,
@@ -89,12 +90,13 @@ impl Counts {
         }
         let id = self.entries.len();
         let counts = build(matcher);
+        let nonzero = (0..counts.len() as u32).filter(|&n| counts[n as usize] > 0).collect();
         match matcher.parts.iter().find_map(Part::pinned_label) {
             Some((key, value)) => self.by_label.entry(key).or_default().entry(value).or_default().push(id),
             None => self.always.push(id),
         }
         self.ids.insert(matcher.clone(), id);
-        self.entries.push((matcher.clone(), counts));
+        self.entries.push((matcher.clone(), counts, nonzero));
         id
     }
 
@@ -103,13 +105,27 @@ impl Counts {
         &self.entries[id].1
     }
 
+    /// The nodes where matcher `id` counts a pod.
+    pub(crate) fn nonzero(&self, id: usize) -> &[u32] {
+        &self.entries[id].2
+    }
+
     /// Adds `delta` (±1) on `node` to every matcher that selects `pod`.
     pub(crate) fn update(&mut self, pod: &Pod, namespace_labels: &Labels, node: usize, delta: i32) {
         let Counts { entries, by_label, always, .. } = self;
         let mut touch = |id: usize| {
-            let (m, counts) = &mut entries[id];
+            let (m, counts, nonzero) = &mut entries[id];
             if m.matches(pod, namespace_labels) {
-                counts[node] = counts[node].saturating_add_signed(delta);
+                let before = counts[node];
+                counts[node] = before.saturating_add_signed(delta);
+                if before == 0 && counts[node] > 0 {
+                    nonzero.push(node as u32);
+                } else if before > 0
+                    && counts[node] == 0
+                    && let Some(i) = nonzero.iter().position(|&n| n as usize == node)
+                {
+                    nonzero.swap_remove(i);
+                }
             }
         };
         for id in always.iter().copied() {

@@ -89,6 +89,8 @@ struct PodCtx<'a> {
     spread: Option<SpreadFilter<'a>>,
     /// The selector of the pod's default spread constraints (when it has none of its own).
     spread_selector: Option<crate::model::LabelSelector>,
+    /// InterPodAffinity's PreScore state (when the plugin scores).
+    affinity_score: Option<AffinityScore<'a>>,
 }
 
 /// Buffers reused from pod to pod so the hot loop does not allocate per node.
@@ -104,6 +106,8 @@ struct Scratch {
     scores: score_cache::ScoreCache,
     /// Evaluate every pod on every node, without `scores` ([`Engine::place_reference`]).
     reference: bool,
+    /// The placed pods whose inter-pod terms may concern the pod being placed.
+    about: Vec<usize>,
 }
 
 impl Engine {
@@ -342,13 +346,8 @@ fn run_score<'a>(
             state.normalize(out);
         }
         ScorePlugin::InterPodAffinity => {
-            let state = AffinityScore::new(
-                cluster,
-                pod.pod,
-                &ctx.terms,
-                r.inter_pod.hard_pod_affinity_weight,
-                r.inter_pod.ignore_preferred_terms_of_existing_pods,
-            );
+            let empty = AffinityScore::default();
+            let state = ctx.affinity_score.as_ref().unwrap_or(&empty);
             if state.is_empty() {
                 // Nothing counted: every node scores 0 (kube skips the plugin).
                 out.resize(feasible.len(), 0);
@@ -412,7 +411,7 @@ fn node_reasons(
 /// Whether every filter and score of the pod reads only the node it evaluates: no topology
 /// spread constraint and no inter-pod term (its own or a placed pod's) applies to it. Such a
 /// pod's verdicts and scores can be kept per node ([`score_cache`]).
-fn local_only(cluster: &Cluster<'_>, r: &Resolved<'_>, ctx: &PodCtx<'_>) -> bool {
+fn local_only(r: &Resolved<'_>, ctx: &PodCtx<'_>) -> bool {
     ctx.spread.as_ref().is_none_or(|sp| sp.is_empty())
         && ctx.affinity.as_ref().is_none_or(|a| a.passes_all(&ctx.terms))
         && r.scores.iter().all(|&(plugin, _)| match plugin {
@@ -421,14 +420,7 @@ fn local_only(cluster: &Cluster<'_>, r: &Resolved<'_>, ctx: &PodCtx<'_>) -> bool
                 r.spread_defaults,
                 ctx.spread_selector.as_ref(),
             ),
-            ScorePlugin::InterPodAffinity => AffinityScore::new(
-                cluster,
-                ctx.info.pod,
-                &ctx.terms,
-                r.inter_pod.hard_pod_affinity_weight,
-                r.inter_pod.ignore_preferred_terms_of_existing_pods,
-            )
-            .is_empty(),
+            ScorePlugin::InterPodAffinity => ctx.affinity_score.as_ref().is_none_or(AffinityScore::is_empty),
             _ => true,
         })
 }
@@ -447,6 +439,27 @@ fn cached_best(
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
 ) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
+    let partition = cache.partition(&[], &cluster.name_hash, || (vec![0; cluster.nodes.len()], 1))?;
+    let (kept, order, _) = kept_scores(cluster, r, ctx, class, active, use_subset, cache, buf, partition)?;
+    let best = kept.best(order, ctx.info.hash);
+    let counts = best.is_none().then(|| kept.counts.clone());
+    Some((best, counts))
+}
+
+/// The kept scores of the pod's key in node order `partition`, brought up to date: `None`
+/// when the key cannot be kept. `active` are the pod's filters that read only the node.
+#[allow(clippy::too_many_arguments)] // the pod's whole context
+fn kept_scores<'c>(
+    cluster: &Cluster<'_>,
+    r: &Resolved<'_>,
+    ctx: &PodCtx<'_>,
+    class: &'c std::rc::Rc<classes::Class>,
+    active: &[(usize, FilterPlugin)],
+    use_subset: bool,
+    cache: &'c mut score_cache::ScoreCache,
+    buf: &mut Vec<ReasonId>,
+    partition: usize,
+) -> Option<(&'c mut score_cache::KeyScores, &'c score_cache::HashOrder, score_cache::Normalised<'c>)> {
     let info = &ctx.info;
     let n = cluster.nodes.len();
     let mut raw = score_cache::Normalised { taint: None, affinity: None };
@@ -467,7 +480,7 @@ fn cached_best(
             }
             ScorePlugin::NodeResourcesFit => fit = Some((r.fit.prepare(info), weight)),
             ScorePlugin::NodeResourcesBalancedAllocation => balanced = balanced_requests(r, info).map(|b| (b, weight)),
-            // Nothing to score for a local-only pod (see `local_only`).
+            // Scored per topology domain, if at all (see `local_only` and `domain_best`).
             ScorePlugin::NodeAffinity | ScorePlugin::PodTopologySpread | ScorePlugin::InterPodAffinity => {}
         }
     }
@@ -478,6 +491,7 @@ fn cached_best(
         nz_cpu: info.nz_cpu,
         nz_mem: info.nz_mem,
         host_ports: info.pod.host_ports.clone(),
+        partition,
     };
     let (kept, order) =
         cache.get(key, cluster.reasons.len(), raw, &cluster.changes, &cluster.name_hash, |node, lists| {
@@ -498,9 +512,153 @@ fn cached_best(
             }
             score_cache::NodeEval { reasons: 0, fixed: false, local }
         })?;
-    let best = kept.best(order, info.hash);
-    let counts = best.is_none().then(|| kept.counts.clone());
-    Some((best, counts))
+    Some((kept, order, raw))
+}
+
+/// Whether `f` reads other pods' placements across a topology domain.
+fn is_topological(f: FilterPlugin) -> bool {
+    matches!(f, FilterPlugin::PodTopologySpread | FilterPlugin::InterPodAffinity)
+}
+
+/// The best node for a pod with topology spread constraints or inter-pod rules, from the kept
+/// scores of its key: the node-local verdicts and scores are kept per node as for a
+/// [`local_only`] pod, in a node order grouped by *cells* (the combinations of the pod's
+/// coarse topology domains, zones say); the rules on coarse keys are checked once per cell,
+/// those on fine keys (hostnames) name the few nodes they keep out, and the inter-pod
+/// affinity score is one value per cell. `None` when the pod does not fit that mould (its
+/// rules read a node's own pods in a way that passes only a few nodes, spread scoring, the
+/// filters in an order where a rule on other pods comes before a node-local one, too many
+/// nodes kept out) or the kept totals are not the pod's: it takes the plain path.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)] // the pod's whole context
+fn domain_best(
+    cluster: &Cluster<'_>,
+    r: &Resolved<'_>,
+    ctx: &PodCtx<'_>,
+    class: &std::rc::Rc<classes::Class>,
+    active: &[(usize, FilterPlugin)],
+    use_subset: bool,
+    cache: &mut score_cache::ScoreCache,
+    buf: &mut Vec<ReasonId>,
+) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
+    let n = cluster.nodes.len();
+    if n == 0 {
+        return None;
+    }
+    // The rules on other pods come last, so a node-local failure is a node's first failure.
+    let split = active.iter().position(|(_, f)| is_topological(*f)).unwrap_or(active.len());
+    let (local, topological) = active.split_at(split);
+    if topological.iter().any(|(_, f)| !is_topological(*f)) {
+        return None;
+    }
+    let mut ipa = None;
+    for &(plugin, weight) in &r.scores {
+        match plugin {
+            ScorePlugin::PodTopologySpread => {
+                if !plugins::pod_topology_spread::scores_nothing(
+                    ctx.info.pod,
+                    r.spread_defaults,
+                    ctx.spread_selector.as_ref(),
+                ) {
+                    return None;
+                }
+            }
+            ScorePlugin::InterPodAffinity => {
+                if let Some(state) = ctx.affinity_score.as_ref().filter(|s| !s.is_empty()) {
+                    ipa = Some((state, weight));
+                }
+            }
+            _ => {}
+        }
+    }
+    // The coarse keys the pod's rules and scores read, and the nodes its fine rules keep out.
+    let spread = ctx.spread.as_ref().filter(|sp| !sp.is_empty());
+    let affinity = ctx.affinity.as_ref().filter(|a| !a.passes_all(&ctx.terms));
+    let mut coarse: Vec<std::rc::Rc<cluster::Domains>> = Vec::new();
+    let mut blocked = Vec::new();
+    if let Some(sp) = spread {
+        coarse.extend(sp.domains().filter(|d| d.coarse).cloned());
+        sp.fine_blocked(&mut blocked);
+    }
+    if let Some(a) = affinity {
+        coarse.extend(a.domains().filter(|d| d.coarse).cloned());
+        if !a.fine_blocked(&mut blocked) {
+            return None;
+        }
+    }
+    if let Some((state, _)) = &ipa {
+        for key in state.keys() {
+            let d = cluster.domains(key);
+            if !d.coarse {
+                return None;
+            }
+            coarse.push(d);
+        }
+    }
+    blocked.sort_unstable();
+    blocked.dedup();
+    if blocked.len() * 2 > n {
+        return None;
+    }
+    coarse.sort_by_key(|d| d.id);
+    coarse.dedup_by_key(|d| d.id);
+    let ids: Vec<u32> = coarse.iter().map(|d| d.id).collect();
+    let partition = cache.partition(&ids, &cluster.name_hash, || {
+        let mut cells: fxhash::FxHashMap<Vec<u32>, u32> = fxhash::FxHashMap::default();
+        let of_node = (0..n)
+            .map(|node| {
+                let tuple: Vec<u32> = coarse.iter().map(|d| d.of_node[node]).collect();
+                let next = cells.len() as u32;
+                *cells.entry(tuple).or_insert(next)
+            })
+            .collect();
+        (of_node, cells.len())
+    })?;
+    let order = cache.order(partition)?;
+    let cell_ok: Vec<bool> = (0..order.cells.len())
+        .map(|c| {
+            let node = order.some_node(c);
+            spread.is_none_or(|sp| sp.filter_coarse(node).is_none())
+                && affinity.is_none_or(|a| a.filter_coarse(node).is_none())
+        })
+        .collect();
+    let (kept, order, raw) = kept_scores(cluster, r, ctx, class, local, use_subset, cache, buf, partition)?;
+    if cell_ok.len() != order.cells.len() {
+        return None;
+    }
+    let found = kept.best_in_cells(order, &raw, ctx.info.hash, &cell_ok, &blocked, |cells| {
+        let Some((state, weight)) = &ipa else { return Some(vec![0; cells.len()]) };
+        let mut scores: Vec<i64> =
+            cells.iter().map(|&(c, _)| state.score(&cluster.nodes[order.some_node(c)].labels)).collect();
+        state.normalize(&mut scores);
+        Some(scores.into_iter().map(|s| s * weight).collect())
+    });
+    match found {
+        score_cache::CellBest::Node(node, total) => Some((Some((node, total)), None)),
+        score_cache::CellBest::Unknown => None,
+        score_cache::CellBest::Infeasible => {
+            // The diagnosis: the kept first failures of the nodes that fail a node-local
+            // filter, and the first failing rule of each of the others.
+            let mut counts = kept.counts.clone();
+            counts.resize(cluster.reasons.len(), 0);
+            for node in (0..n).filter(|&node| kept.feasible(node)) {
+                buf.clear();
+                for &(_, f) in topological {
+                    run_filter(f, cluster, r, ctx, node, buf);
+                    if !buf.is_empty() {
+                        break;
+                    }
+                }
+                if buf.is_empty() {
+                    // The rules pass a node the cells ruled out: let the plain path decide.
+                    return None;
+                }
+                for &id in buf.iter() {
+                    counts[id as usize] += 1;
+                }
+            }
+            Some((None, Some(counts)))
+        }
+    }
 }
 
 fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
@@ -522,19 +680,39 @@ fn place_one<'a>(
         (spread_on && pod.topology_spread_constraints.is_empty() && !r.spread_defaults.constraints.is_empty())
             .then(|| deduced_selector(cluster.workloads, pod))
             .flatten();
+    // The placed pods whose inter-pod terms may select the pod: every one with terms on the
+    // plain path, those the cluster's index of the terms' labels names otherwise.
+    let mut about = std::mem::take(&mut s.about);
+    let members: &[usize] = if s.reference {
+        &cluster.with_affinity
+    } else {
+        cluster.members_about(pod, &mut about);
+        &about
+    };
     let ctx = PodCtx {
         info: PodInfo::new(pod, cluster, r.added),
         affinity: r
             .filters
             .contains(&FilterPlugin::InterPodAffinity)
-            .then(|| AffinityFilter::new(cluster, pod, &terms)),
+            .then(|| AffinityFilter::new(cluster, pod, &terms, members, !s.reference)),
+        affinity_score: r.scores.iter().any(|(p, _)| *p == ScorePlugin::InterPodAffinity).then(|| {
+            AffinityScore::new(
+                cluster,
+                pod,
+                &terms,
+                r.inter_pod.hard_pod_affinity_weight,
+                r.inter_pod.ignore_preferred_terms_of_existing_pods,
+                members,
+            )
+        }),
         spread: r
             .filters
             .contains(&FilterPlugin::PodTopologySpread)
-            .then(|| SpreadFilter::new(cluster, pod, r.spread_defaults, spread_selector.as_ref())),
+            .then(|| SpreadFilter::new(cluster, pod, r.spread_defaults, spread_selector.as_ref(), !s.reference)),
         terms,
         spread_selector,
     };
+    s.about = about;
     let info = &ctx.info;
     let n = cluster.nodes.len();
     s.counts.clear();
@@ -588,8 +766,12 @@ fn place_one<'a>(
     // The best VM node, if any: every feasible node scored, ties broken by a stable hash.
     let mut vm: Option<(usize, i64)> = None;
     let cached = match &class {
-        Some(c) if !s.reference && local_only(cluster, r, &ctx) => {
-            cached_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons)
+        Some(c) if !s.reference => {
+            if local_only(r, &ctx) {
+                cached_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons)
+            } else {
+                domain_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons)
+            }
         }
         _ => None,
     };

@@ -36,6 +36,8 @@ pub(crate) struct ScoreKey {
     pub(crate) nz_cpu: i64,
     pub(crate) nz_mem: i64,
     pub(crate) host_ports: Vec<crate::model::HostPort>,
+    /// The node order (cells) the key's totals are kept in ([`ScoreCache::partition`]).
+    pub(crate) partition: usize,
 }
 
 /// One node's evaluation for a key.
@@ -104,25 +106,50 @@ impl ReasonLists {
     }
 }
 
-/// The nodes in the order of their tie hashes (then index), shared by every key of a run.
+/// The nodes grouped by *cell* (the combination of their domains of a few coarse topology
+/// keys; one cell for keys without topology rules), in each cell in the order of their tie
+/// hashes (then index), shared by every key of a run with the same cells.
 #[derive(Debug, Default)]
 pub(crate) struct HashOrder {
     /// Per node, its position.
     pos: Vec<u32>,
+    /// Per node, its cell.
+    pub(crate) cell: Vec<u32>,
+    /// Per cell, its range of positions.
+    pub(crate) cells: Vec<(usize, usize)>,
     /// Per position, the node and its tie hash.
     node: Vec<u32>,
     hash: Vec<u64>,
 }
 
 impl HashOrder {
-    fn new(tie_hash: &[u64]) -> HashOrder {
-        let mut order: Vec<(u64, u32)> = tie_hash.iter().enumerate().map(|(i, &h)| (h, i as u32)).collect();
+    /// `cell` gives each node's cell (ids from 0, `cells` of them).
+    pub(crate) fn new(tie_hash: &[u64], cell: Vec<u32>, cells: usize) -> HashOrder {
+        let mut order: Vec<(u32, u64, u32)> =
+            tie_hash.iter().enumerate().map(|(i, &h)| (cell[i], h, i as u32)).collect();
         order.sort_unstable();
         let mut pos = vec![0; order.len()];
-        for (p, &(_, node)) in order.iter().enumerate() {
+        let mut ranges = vec![(0, 0); cells];
+        for (p, &(c, _, node)) in order.iter().enumerate() {
             pos[node as usize] = p as u32;
+            let r = &mut ranges[c as usize];
+            if r.1 == 0 {
+                r.0 = p;
+            }
+            r.1 = p + 1;
         }
-        HashOrder { pos, node: order.iter().map(|&(_, n)| n).collect(), hash: order.iter().map(|&(h, _)| h).collect() }
+        HashOrder {
+            pos,
+            cell,
+            cells: ranges,
+            node: order.iter().map(|&(_, _, n)| n).collect(),
+            hash: order.iter().map(|&(_, h, _)| h).collect(),
+        }
+    }
+
+    /// A node of `cell` (every cell has one).
+    pub(crate) fn some_node(&self, cell: usize) -> usize {
+        self.node[self.cells[cell].0] as usize
     }
 }
 
@@ -219,11 +246,22 @@ impl TieTree {
     /// `pod` (then the smallest position): from the highest bit down, keep the half of the
     /// hash range whose bit agrees with `pod`'s whenever it holds a top value.
     fn best(&self, order: &HashOrder, pod: u64) -> Option<(usize, i64)> {
-        let (top, mut count) = (self.max[1], self.count[1]);
+        self.best_in(order, pod, 0, order.hash.len())
+    }
+
+    /// [`best`](Self::best) over positions `lo..hi`, within which the hashes are sorted.
+    fn best_in(&self, order: &HashOrder, pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
+        let (top, mut count) = if (lo, hi) == (0, order.hash.len()) {
+            (self.max[1], self.count[1])
+        } else if lo < hi {
+            self.query(lo, hi)
+        } else {
+            (INFEASIBLE, 0)
+        };
         if top == INFEASIBLE {
             return None;
         }
-        let (mut lo, mut hi) = (0, order.hash.len());
+        let (mut lo, mut hi) = (lo, hi);
         let mut bit = 64;
         while count > 1 && bit > 0 {
             bit -= 1;
@@ -252,6 +290,10 @@ pub(crate) struct KeyScores {
     /// The maxima the totals were computed with.
     taint_max: i64,
     affinity_max: i64,
+    /// Per cell of the key's [`HashOrder`], the raw taint and affinity scores of its
+    /// feasible nodes (the maxima over the cells a pod may use); empty with one cell (the
+    /// histograms above are the cell's).
+    cell_hists: Vec<(Histogram, Histogram)>,
     /// Node reason counts over the infeasible nodes (kube's diagnosis), by reason id.
     pub(crate) counts: Vec<usize>,
     /// Totals ([`INFEASIBLE`] for an infeasible node) at the nodes' [`HashOrder`] positions.
@@ -267,6 +309,16 @@ struct Histogram(Vec<(i64, u32)>);
 impl Histogram {
     fn max(&self) -> i64 {
         self.0.last().map_or(0, |&(v, _)| v)
+    }
+
+    /// The highest value and how many times it occurs (`None` when empty).
+    fn top(&self) -> Option<(i64, u32)> {
+        self.0.last().copied()
+    }
+
+    /// How many values there are.
+    fn len(&self) -> u32 {
+        self.0.iter().map(|&(_, c)| c).sum()
     }
 
     fn add(&mut self, v: i64) {
@@ -307,11 +359,15 @@ impl KeyScores {
         total
     }
 
-    fn add(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists) {
+    fn add(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, order: &HashOrder) {
         let e = self.evals[node];
         if e.reasons == 0 {
             self.taint_hist.add(raw.taint(node));
             self.affinity_hist.add(raw.affinity(node));
+            if let Some((taint, affinity)) = self.cell_hists.get_mut(order.cell[node] as usize) {
+                taint.add(raw.taint(node));
+                affinity.add(raw.affinity(node));
+            }
         } else {
             for &r in lists.get(e.reasons) {
                 let r = r as usize;
@@ -323,11 +379,15 @@ impl KeyScores {
         }
     }
 
-    fn remove(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists) {
+    fn remove(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, order: &HashOrder) {
         let e = self.evals[node];
         if e.reasons == 0 {
             self.taint_hist.remove(raw.taint(node));
             self.affinity_hist.remove(raw.affinity(node));
+            if let Some((taint, affinity)) = self.cell_hists.get_mut(order.cell[node] as usize) {
+                taint.remove(raw.taint(node));
+                affinity.remove(raw.affinity(node));
+            }
         } else {
             for &r in lists.get(e.reasons) {
                 self.counts[r as usize] -= 1;
@@ -358,14 +418,124 @@ impl KeyScores {
     pub(crate) fn best(&self, order: &HashOrder, pod_hash: u64) -> Option<(usize, i64)> {
         self.tree.best(order, pod_hash).map(|(pos, total)| (order.node[pos] as usize, total))
     }
+
+    /// Whether `node` passes the key's filters.
+    pub(crate) fn feasible(&self, node: usize) -> bool {
+        self.evals[node].reasons == 0
+    }
+
+    /// The best node among the feasible nodes of the cells `cell_ok` allows, leaving out
+    /// `blocked` (nodes that fail a rule of the pod's), with `extra` added to the total of
+    /// every node of each cell. Ties break as in [`best`](Self::best), then by node index.
+    /// [`CellBest::Unknown`] when the totals kept are not the pod's: the normalised taint or
+    /// affinity scores would take their maxima over fewer nodes than the key's.
+    pub(crate) fn best_in_cells(
+        &mut self,
+        order: &HashOrder,
+        raw: &Normalised<'_>,
+        pod_hash: u64,
+        cell_ok: &[bool],
+        blocked: &[usize],
+        mut extra: impl FnMut(&[(usize, u32)]) -> Option<Vec<i64>>,
+    ) -> CellBest {
+        // Feasible nodes left per allowed cell, and the blocked ones to take out of the tree.
+        let mut masked: Vec<usize> = Vec::new();
+        let mut left: Vec<u32> = if self.cell_hists.is_empty() {
+            vec![self.taint_hist.len(); order.cells.len().min(1)]
+        } else {
+            self.cell_hists.iter().map(|(t, _)| t.len()).collect()
+        };
+        for &node in blocked {
+            let cell = order.cell[node] as usize;
+            if cell_ok[cell] && self.evals[node].reasons == 0 {
+                masked.push(node);
+                left[cell] -= 1;
+            }
+        }
+        let cells: Vec<(usize, u32)> =
+            (0..left.len()).filter(|&c| cell_ok[c] && left[c] > 0).map(|c| (c, left[c])).collect();
+        if cells.is_empty() {
+            return CellBest::Infeasible;
+        }
+        // The totals hold if the maxima over the pod's feasible nodes are the key's.
+        let (taint_hist, affinity_hist) = (&self.taint_hist, &self.affinity_hist);
+        let hists = &self.cell_hists;
+        let same_max = |kept: i64, which: usize, value: &dyn Fn(usize) -> i64| {
+            let mut max = None;
+            for &(c, _) in &cells {
+                let hist = match (hists.get(c), which) {
+                    (None, 0) => taint_hist,
+                    (None, _) => affinity_hist,
+                    (Some((t, _)), 0) => t,
+                    (Some((_, a)), _) => a,
+                };
+                let Some((top, mut count)) = hist.top() else { continue };
+                if max.is_some_and(|m| m >= top) {
+                    continue;
+                }
+                count -= masked.iter().filter(|&&n| order.cell[n] as usize == c && value(n) == top).count() as u32;
+                if count == 0 {
+                    // A lower value may be the cell's maximum: not worth finding out.
+                    return false;
+                }
+                max = Some(top);
+            }
+            max.unwrap_or(0) == kept
+        };
+        if raw.taint.is_some() && !same_max(self.taint_max, 0, &|n| raw.taint(n)) {
+            return CellBest::Unknown;
+        }
+        if raw.affinity.is_some() && !same_max(self.affinity_max, 1, &|n| raw.affinity(n)) {
+            return CellBest::Unknown;
+        }
+        let Some(extra) = extra(&cells) else { return CellBest::Unknown };
+        let saved: Vec<i64> = masked.iter().map(|&n| self.tree.get(order.pos[n] as usize)).collect();
+        for &n in &masked {
+            self.tree.set(order.pos[n] as usize, INFEASIBLE);
+        }
+        let mut best: Option<(i64, u64, usize)> = None;
+        for (&(c, _), plus) in cells.iter().zip(&extra) {
+            let (lo, hi) = order.cells[c];
+            if let Some((pos, total)) = self.tree.best_in(order, pod_hash, lo, hi) {
+                let node = order.node[pos] as usize;
+                let candidate = (total + plus, super::cluster::tie_key(pod_hash, order.hash[pos]), node);
+                let better = best.is_none_or(|(t, k, n)| {
+                    candidate.0 > t || (candidate.0 == t && (candidate.1, candidate.2) < (k, n))
+                });
+                if better {
+                    best = Some(candidate);
+                }
+            }
+        }
+        for (&n, &v) in masked.iter().zip(&saved) {
+            self.tree.set(order.pos[n] as usize, v);
+        }
+        match best {
+            Some((total, _, node)) => CellBest::Node(node, total),
+            None => CellBest::Infeasible,
+        }
+    }
+}
+
+/// What [`KeyScores::best_in_cells`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CellBest {
+    /// The best node and its total.
+    Node(usize, i64),
+    /// No node passes.
+    Infeasible,
+    /// The kept scores cannot tell: evaluate the pod the plain way.
+    Unknown,
 }
 
 /// The score caches of one placement run, and the log of nodes whose usage changed.
 #[derive(Debug, Default)]
 pub(crate) struct ScoreCache {
     keys: HashMap<ScoreKey, KeyScores>,
-    /// The run's nodes in tie-hash order (built on first use).
-    pub(crate) order: HashOrder,
+    /// The run's node orders, one per set of coarse topology keys (index 0: no key, one
+    /// cell), by the ids of the keys' domains.
+    orders: Vec<HashOrder>,
+    partitions: HashMap<Vec<u32>, usize>,
     pub(crate) lists: ReasonLists,
     /// Per node, the update that last re-evaluated it (`stamp`), and the nodes whose
     /// evaluation changed in the current update: scratch of [`get`](Self::get).
@@ -374,11 +544,43 @@ pub(crate) struct ScoreCache {
     changed: Vec<usize>,
 }
 
+/// Most cells a partition may have; pods whose coarse keys cut the nodes finer take the
+/// plain path.
+pub(crate) const MAX_CELLS: usize = 256;
+
 impl ScoreCache {
-    /// The kept scores of `key`, brought up to date with `changes` (the run's change log):
-    /// built with `eval` over every node on first use (or when most nodes changed), else
-    /// re-evaluated on the changed nodes only. `None` when the key cannot be kept (a cluster
-    /// too large for the memory budget).
+    /// The id of the node order whose cells are the combinations of the domains `keys`
+    /// (domain ids, sorted) give the nodes; `cells` computes each node's cell and the
+    /// number of cells on first use. `None` when there are too many cells.
+    pub(crate) fn partition(
+        &mut self,
+        keys: &[u32],
+        tie_hash: &[u64],
+        cells: impl FnOnce() -> (Vec<u32>, usize),
+    ) -> Option<usize> {
+        if self.orders.first().is_none_or(|o| o.pos.len() != tie_hash.len()) {
+            self.orders = vec![HashOrder::new(tie_hash, vec![0; tie_hash.len()], 1)];
+            self.partitions.clear();
+            self.partitions.insert(Vec::new(), 0);
+        }
+        if let Some(&id) = self.partitions.get(keys) {
+            return (id != usize::MAX).then_some(id);
+        }
+        let (cell, count) = cells();
+        if count > MAX_CELLS {
+            self.partitions.insert(keys.to_vec(), usize::MAX);
+            return None;
+        }
+        self.orders.push(HashOrder::new(tie_hash, cell, count));
+        self.partitions.insert(keys.to_vec(), self.orders.len() - 1);
+        Some(self.orders.len() - 1)
+    }
+
+    /// The kept scores of `key` (whose node order is `key.partition`, from
+    /// [`partition`](Self::partition)), brought up to date with `changes` (the run's change
+    /// log): built with `eval` over every node on first use (or when most nodes changed),
+    /// else re-evaluated on the changed nodes only. `None` when the key cannot be kept (a
+    /// cluster too large for the memory budget).
     pub(crate) fn get(
         &mut self,
         key: ScoreKey,
@@ -387,12 +589,15 @@ impl ScoreCache {
         changes: &[u32],
         tie_hash: &[u64],
         mut eval: impl FnMut(usize, &mut ReasonLists) -> NodeEval,
-    ) -> Option<(&KeyScores, &HashOrder)> {
+    ) -> Option<(&mut KeyScores, &HashOrder)> {
         let nodes = tie_hash.len();
-        if self.order.pos.len() != nodes {
-            self.order = HashOrder::new(tie_hash);
+        if key.partition == 0 && self.orders.is_empty() {
+            self.partition(&[], tie_hash, || (vec![0; nodes], 1));
         }
-        let order = &self.order;
+        let order = self.orders.get(key.partition)?;
+        if order.pos.len() != nodes {
+            return None;
+        }
         let capacity = BUDGET_BYTES / KeyScores::bytes(nodes).max(1);
         if capacity == 0 {
             return None;
@@ -415,9 +620,9 @@ impl ScoreCache {
                     self.seen_at[node] = self.stamp;
                     let new = eval(node, lists);
                     if new != k.evals[node] {
-                        k.remove(node, &raw, lists);
+                        k.remove(node, &raw, lists, order);
                         k.evals[node] = new;
-                        k.add(node, &raw, lists);
+                        k.add(node, &raw, lists, order);
                         self.changed.push(node);
                     }
                 }
@@ -430,7 +635,7 @@ impl ScoreCache {
                         k.retotal(node, &raw, order);
                     }
                 }
-                return self.keys.get(&key).map(|k| (k, &self.order));
+                return self.keys.get_mut(&key).map(|k| (k, order));
             }
             self.keys.remove(&key);
         }
@@ -445,16 +650,26 @@ impl ScoreCache {
             affinity_hist: Histogram::default(),
             taint_max: 0,
             affinity_max: 0,
+            cell_hists: if order.cells.len() > 1 {
+                (0..order.cells.len()).map(|_| Default::default()).collect()
+            } else {
+                Vec::new()
+            },
             counts: vec![0; reasons],
             tree: TieTree::new(nodes),
             seen: changes.len(),
         };
         for node in 0..nodes {
-            k.add(node, &raw, lists);
+            k.add(node, &raw, lists, order);
         }
         k.rebuild(&raw, order);
         self.keys.insert(key.clone(), k);
-        self.keys.get(&key).map(|k| (k, &self.order))
+        self.keys.get_mut(&key).map(|k| (k, order))
+    }
+
+    /// The node order of partition `id`.
+    pub(crate) fn order(&self, id: usize) -> Option<&HashOrder> {
+        self.orders.get(id)
     }
 }
 
@@ -478,7 +693,7 @@ mod tests {
             let hashes: Vec<u64> =
                 nodes.iter().map(|&(h, shift, _)| if narrow { h >> (60 + shift) } else { h }).collect();
             let mut values: Vec<i64> = nodes.iter().map(|&(_, _, v)| value(v)).collect();
-            let order = HashOrder::new(&hashes);
+            let order = HashOrder::new(&hashes, vec![0; hashes.len()], 1);
             let mut tree = TieTree::new(values.len());
             tree.build(order.node.iter().map(|&n| values[n as usize]));
             for (at, v) in updates {

@@ -65,7 +65,30 @@ impl<'a> Term<'a> {
     }
 }
 
+/// What a term's selector requires of a pod's labels, to narrow the pods worth matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pin<'t> {
+    /// The term selects no pod (no selector).
+    Nothing,
+    /// Every pod the term selects carries this label `(key, value)`.
+    Label(&'t str, &'t str),
+    /// No single label is required.
+    Any,
+}
+
 impl Term<'_> {
+    /// A label every pod this term selects must carry, if its selector pins one.
+    pub(crate) fn pin(&self) -> Pin<'_> {
+        let Some(s) = self.selector.as_ref() else { return Pin::Nothing };
+        if let Some((k, v)) = s.match_labels.iter().next() {
+            return Pin::Label(k, v);
+        }
+        s.match_expressions
+            .iter()
+            .find(|r| r.operator == SelectorOperator::In && r.values.len() == 1)
+            .map_or(Pin::Any, |r| Pin::Label(&r.key, &r.values[0]))
+    }
+
     /// The term as a matcher part (for per-node counts).
     pub(crate) fn part(&self) -> Part {
         let scope = if self.namespaces.is_empty() && self.namespace_selector.is_none() {
@@ -105,6 +128,16 @@ impl<'a> PodTerms<'a> {
             preferred_affinity: preferred(&pod.pod_affinity.preferred),
             preferred_anti_affinity: preferred(&pod.pod_anti_affinity.preferred),
         }
+    }
+
+    /// Every term: required affinity, required anti-affinity, preferred affinity, preferred
+    /// anti-affinity.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &Term<'a>> {
+        self.required_affinity
+            .iter()
+            .chain(&self.required_anti_affinity)
+            .chain(&self.preferred_affinity)
+            .chain(&self.preferred_anti_affinity)
     }
 
     /// True when the pod has no inter-pod terms at all.

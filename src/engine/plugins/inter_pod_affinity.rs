@@ -53,6 +53,20 @@ fn per_domain(cluster: &Cluster<'_>, key: &str, per_node: &[u32]) -> DomainCount
     (domains, counts)
 }
 
+/// [`per_domain`] from the nodes whose count is not zero: the same sums without a pass over
+/// every node.
+fn per_domain_sparse(cluster: &Cluster<'_>, key: &str, per_node: &[u32], nonzero: &[u32]) -> DomainCounts {
+    let domains = cluster.domains(key);
+    let mut counts = vec![0i64; domains.count];
+    for &node in nonzero {
+        let d = domains.of_node[node as usize];
+        if d != NO_DOMAIN {
+            counts[d as usize] += i64::from(per_node[node as usize]);
+        }
+    }
+    (domains, counts)
+}
+
 impl AffinityFilter {
     /// True when the filter passes every node: the pod has no required terms and no placed
     /// pod's required anti-affinity selects it.
@@ -63,11 +77,21 @@ impl AffinityFilter {
     }
 
     /// kube-scheduler's PreFilter: count, per domain, the placed pods relevant to `pod`.
-    pub(crate) fn new<'a>(cluster: &Cluster<'a>, pod: &'a Pod, terms: &PodTerms<'a>) -> AffinityFilter {
+    /// `members` are the placed pods with inter-pod terms to consider: the cluster's
+    /// `with_affinity`, or any part of it (ascending) that holds every one of them whose terms
+    /// may select `pod`. `sparse` sums the per-node counts over the nodes that have some
+    /// rather than over every node (the same counts).
+    pub(crate) fn new<'a>(
+        cluster: &Cluster<'a>,
+        pod: &'a Pod,
+        terms: &PodTerms<'a>,
+        members: &[usize],
+        sparse: bool,
+    ) -> AffinityFilter {
         let mut state = AffinityFilter::default();
         let incoming_ns = cluster.namespace_labels(&pod.namespace);
         let mut existing_keys: HashMap<&str, usize> = HashMap::default();
-        for &m in &cluster.with_affinity {
+        for &m in members {
             let member = &cluster.members[m];
             for t in &member.terms.required_anti_affinity {
                 if !t.matches(pod, incoming_ns) {
@@ -90,18 +114,25 @@ impl AffinityFilter {
         state.existing_anti_affinity.retain(|(_, counts)| counts.iter().any(|c| *c > 0));
         // Per-node counts of the placed pods matching all affinity terms, and each anti-affinity
         // term, kept incrementally by the cluster; summed here into topology domains.
+        let sums = |terms: &[Term<'_>], key: &str| {
+            if sparse {
+                let (per_node, nonzero) = cluster.node_counts_sparse(&matcher_of(terms));
+                per_domain_sparse(cluster, key, &per_node, &nonzero)
+            } else {
+                let per_node = cluster.node_counts(&matcher_of(terms)).to_vec();
+                per_domain(cluster, key, &per_node)
+            }
+        };
         if !terms.required_affinity.is_empty() {
-            let per_node = cluster.node_counts(&matcher_of(&terms.required_affinity)).to_vec();
             for t in &terms.required_affinity {
-                let (domains, counts) = per_domain(cluster, t.topology_key, &per_node);
+                let (domains, counts) = sums(&terms.required_affinity, t.topology_key);
                 state.any_affinity |= counts.iter().any(|c| *c > 0);
                 state.affinity.push((domains, counts));
             }
             state.matches_own_terms = matches_all(&terms.required_affinity, pod, incoming_ns);
         }
         for t in &terms.required_anti_affinity {
-            let per_node = cluster.node_counts(&matcher_of(std::slice::from_ref(t))).to_vec();
-            state.anti_affinity.push(per_domain(cluster, t.topology_key, &per_node));
+            state.anti_affinity.push(sums(std::slice::from_ref(t), t.topology_key));
         }
         state
     }
@@ -109,8 +140,44 @@ impl AffinityFilter {
     /// The filter, in kube-scheduler's order: the pod's affinity, its anti-affinity, then placed
     /// pods' anti-affinity.
     pub(crate) fn filter(&self, node: usize) -> Option<ReasonId> {
+        self.filter_where(node, |_| true)
+    }
+
+    /// The topology domains of the keys of every count kept.
+    pub(crate) fn domains(&self) -> impl Iterator<Item = &Rc<Domains>> {
+        self.affinity.iter().chain(&self.anti_affinity).chain(&self.existing_anti_affinity).map(|(d, _)| d)
+    }
+
+    /// [`filter`](Self::filter) with the terms on coarse keys only ([`Domains::coarse`]): the
+    /// same verdict on every node of a cell. Meaningful only when
+    /// [`fine_blocked`](Self::fine_blocked) succeeds (every affinity term is on a coarse key).
+    pub(crate) fn filter_coarse(&self, node: usize) -> Option<ReasonId> {
+        self.filter_where(node, |d| d.coarse)
+    }
+
+    /// Pushes to `out` the nodes that the anti-affinity terms on keys that are not coarse keep
+    /// out (the pod's own and placed pods'). `false` when a required affinity term is on such
+    /// a key (its nodes are the few that pass, not the few that fail).
+    pub(crate) fn fine_blocked(&self, out: &mut Vec<usize>) -> bool {
+        if self.affinity.iter().any(|(d, _)| !d.coarse) {
+            return false;
+        }
+        for (domains, counts) in self.anti_affinity.iter().chain(&self.existing_anti_affinity) {
+            if domains.coarse {
+                continue;
+            }
+            for (d, &count) in counts.iter().enumerate() {
+                if count > 0 {
+                    out.extend(domains.nodes(d).iter().map(|&n| n as usize));
+                }
+            }
+        }
+        true
+    }
+
+    fn filter_where(&self, node: usize, check: impl Fn(&Domains) -> bool) -> Option<ReasonId> {
         let mut pods_exist = true;
-        for (domains, counts) in &self.affinity {
+        for (domains, counts) in self.affinity.iter().filter(|(d, _)| check(d)) {
             let d = domains.of_node[node];
             if d == NO_DOMAIN {
                 // All topology labels must exist on the node.
@@ -126,7 +193,7 @@ impl AffinityFilter {
         }
         let blocked = |(domains, counts): &DomainCounts| {
             let d = domains.of_node[node];
-            d != NO_DOMAIN && counts[d as usize] > 0
+            check(domains) && d != NO_DOMAIN && counts[d as usize] > 0
         };
         if self.anti_affinity.iter().any(blocked) {
             return Some(ANTI_AFFINITY_RULES);
@@ -155,13 +222,15 @@ impl<'a> AffinityScore<'a> {
 
     /// kube-scheduler's PreScore. `hard_weight` is `hardPodAffinityWeight`; with
     /// `ignore_existing_preferred` (`ignorePreferredTermsOfExistingPods`), a pod without
-    /// preferred terms of its own is not scored at all (kube returns Skip).
+    /// preferred terms of its own is not scored at all (kube returns Skip). `members` as for
+    /// [`AffinityFilter::new`].
     pub(crate) fn new(
         cluster: &Cluster<'a>,
         pod: &'a Pod,
         terms: &PodTerms<'a>,
         hard_weight: i64,
         ignore_existing_preferred: bool,
+        members: &[usize],
     ) -> AffinityScore<'a> {
         let mut state = AffinityScore::default();
         let has_preferred = !terms.preferred_affinity.is_empty() || !terms.preferred_anti_affinity.is_empty();
@@ -182,7 +251,7 @@ impl<'a> AffinityScore<'a> {
             }
         }
         // Placed pods' terms that select the pod (the symmetric part).
-        for &m in &cluster.with_affinity {
+        for &m in members {
             let member = &cluster.members[m];
             let labels = &cluster.nodes[member.node].labels;
             if labels.is_empty() {
@@ -209,6 +278,11 @@ impl<'a> AffinityScore<'a> {
     /// True when no domain has a score (the plugin gives every node 0).
     pub(crate) fn is_empty(&self) -> bool {
         self.topology.is_empty()
+    }
+
+    /// The topology keys the scores are summed over.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &'a str> + '_ {
+        self.topology.keys().copied()
     }
 
     /// Raw score of a node: the sums of the domains it belongs to.

@@ -157,6 +157,71 @@ fn has_all_keys(labels: &Labels, constraints: &[Constraint<'_>]) -> bool {
     constraints.iter().all(|c| labels.contains_key(c.key))
 }
 
+/// Which nodes and domains one constraint counts for a pod: those with every key of the
+/// pod's constraints that the constraint's inclusion policies admit.
+#[derive(Debug)]
+pub(crate) struct Counted {
+    /// Per node.
+    counted: Vec<bool>,
+    /// Per domain of the constraint's key: whether it has a counted node.
+    present: Vec<bool>,
+    /// How many domains do.
+    domain_count: i64,
+}
+
+/// [`Counted`] per constraint; the same for every pod that agrees on what it reads (the
+/// constraints' keys and policies, node selector, node affinity and tolerations).
+#[derive(Debug)]
+pub(crate) struct Eligibility(Vec<Counted>);
+
+/// What [`Eligibility`] depends on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct EligibilityKey {
+    constraints: Vec<(String, bool, bool)>,
+    node_selector: Labels,
+    node_affinity: crate::model::NodeAffinity,
+    tolerations: Vec<crate::model::Toleration>,
+}
+
+impl Cluster<'_> {
+    /// The [`Eligibility`] of `pod`'s `constraints`, kept for the run.
+    fn spread_eligibility(&self, pod: &Pod, constraints: &[Constraint<'_>]) -> Rc<Eligibility> {
+        let key = EligibilityKey {
+            constraints: constraints.iter().map(|c| (c.key.to_string(), c.honor_affinity, c.honor_taints)).collect(),
+            node_selector: pod.node_selector.clone(),
+            node_affinity: pod.node_affinity.clone(),
+            tolerations: pod.tolerations.clone(),
+        };
+        self.spread_memo(key, || {
+            let required = Required::of_pod(pod);
+            let eligible: Vec<bool> = self.nodes.iter().map(|n| has_all_keys(&n.labels, constraints)).collect();
+            let per = constraints
+                .iter()
+                .map(|c| {
+                    let domains = self.domains(c.key);
+                    let mut present = vec![false; domains.count];
+                    let counted: Vec<bool> = self
+                        .nodes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, node)| {
+                            let d = domains.of_node[i];
+                            let yes = d != NO_DOMAIN && eligible[i] && c.includes(&required, pod, node);
+                            if yes {
+                                present[d as usize] = true;
+                            }
+                            yes
+                        })
+                        .collect();
+                    let domain_count = present.iter().filter(|p| **p).count() as i64;
+                    Counted { counted, present, domain_count }
+                })
+                .collect();
+            Eligibility(per)
+        })
+    }
+}
+
 /// PreFilter state of one pending pod (its `DoNotSchedule` constraints).
 #[derive(Debug, Default)]
 pub(crate) struct SpreadFilter<'a> {
@@ -173,15 +238,47 @@ impl<'a> SpreadFilter<'a> {
         self.constraints.is_empty()
     }
 
+    /// kube-scheduler's PreFilter. With `kept`, the nodes each constraint counts are kept
+    /// from pod to pod ([`Eligibility`]) and the matching pods are summed over the nodes that
+    /// hold some, instead of a pass over every node (the same state).
     pub(crate) fn new(
         cluster: &Cluster<'a>,
         pod: &'a Pod,
         defaults: Defaults<'a>,
         deduced: Option<&LabelSelector>,
+        kept: bool,
     ) -> SpreadFilter<'a> {
         let (constraints, _) = constraints_for(pod, defaults, deduced, WhenUnsatisfiable::DoNotSchedule);
         let mut state = SpreadFilter::default();
         if constraints.is_empty() {
+            return state;
+        }
+        if kept {
+            let eligibility = cluster.spread_eligibility(pod, &constraints);
+            for (c, e) in constraints.iter().zip(&eligibility.0) {
+                let domains = cluster.domains(c.key);
+                let (per_node, nonzero) = cluster.node_counts_sparse(&c.matcher(&pod.namespace));
+                let mut counts = vec![0i64; domains.count];
+                let mut touched = 0;
+                for &node in nonzero.iter() {
+                    let (node, d) = (node as usize, domains.of_node[node as usize]);
+                    if d == NO_DOMAIN || !e.counted[node] {
+                        continue;
+                    }
+                    touched += i64::from(counts[d as usize] == 0);
+                    counts[d as usize] += i64::from(per_node[node]);
+                }
+                // Every domain counted is present; one left at zero makes the minimum zero.
+                let min = if e.domain_count < c.min_domains || touched < e.domain_count {
+                    0
+                } else {
+                    let min = counts.iter().zip(&e.present).filter(|(_, p)| **p).map(|(c, _)| *c).min();
+                    min.unwrap_or(i64::from(i32::MAX))
+                };
+                state.per_constraint.push((domains, counts, min));
+            }
+            state.self_match = constraints.iter().map(|c| c.matches_self(pod)).collect();
+            state.constraints = constraints;
             return state;
         }
         let required = Required::of_pod(pod);
@@ -213,9 +310,44 @@ impl<'a> SpreadFilter<'a> {
 
     /// Fails a node that lacks a constraint's key, or whose domain would exceed `maxSkew`.
     pub(crate) fn filter(&self, node: usize) -> Option<ReasonId> {
+        self.filter_where(node, |_| true)
+    }
+
+    /// The topology domains of the constraints' keys.
+    pub(crate) fn domains(&self) -> impl Iterator<Item = &Rc<Domains>> {
+        self.per_constraint.iter().map(|(domains, _, _)| domains)
+    }
+
+    /// [`filter`](Self::filter) with the constraints on coarse keys only
+    /// ([`Domains::coarse`]): the same verdict on every node of a cell.
+    pub(crate) fn filter_coarse(&self, node: usize) -> Option<ReasonId> {
+        self.filter_where(node, |d| d.coarse)
+    }
+
+    /// Pushes to `out` the nodes that fail a constraint on a key that is not coarse.
+    pub(crate) fn fine_blocked(&self, out: &mut Vec<usize>) {
         for ((c, &self_match), (domains, counts, min)) in
             self.constraints.iter().zip(&self.self_match).zip(&self.per_constraint)
         {
+            if domains.coarse {
+                continue;
+            }
+            out.extend(domains.missing.iter().map(|&n| n as usize));
+            for (d, &count) in counts.iter().enumerate() {
+                if count + i64::from(self_match) - min > c.max_skew {
+                    out.extend(domains.nodes(d).iter().map(|&n| n as usize));
+                }
+            }
+        }
+    }
+
+    fn filter_where(&self, node: usize, check: impl Fn(&Domains) -> bool) -> Option<ReasonId> {
+        for ((c, &self_match), (domains, counts, min)) in
+            self.constraints.iter().zip(&self.self_match).zip(&self.per_constraint)
+        {
+            if !check(domains) {
+                continue;
+            }
             let d = domains.of_node[node];
             if d == NO_DOMAIN {
                 return Some(SPREAD_MISSING_LABEL);
