@@ -2,8 +2,6 @@
 //! and interned reasons. Built once per [`Engine::place`](crate::Engine::place) call and
 //! updated as placements are assumed.
 
-use std::collections::HashMap;
-
 use crate::model::{HostPort, Labels, Node, Pod, Resources, Snapshot, TaintEffect, WorkloadSelector};
 
 use std::cell::{Ref, RefCell};
@@ -167,6 +165,8 @@ pub(crate) struct Cluster<'s> {
     pub(crate) members: Vec<Member<'s>>,
     /// Member indices per node.
     pub(crate) by_node: Vec<Vec<u32>>,
+    /// Member indices (ascending) by label: key → value → members.
+    by_label: super::fxhash::FxHashMap<String, super::fxhash::FxHashMap<String, Vec<u32>>>,
     /// Members with inter-pod terms.
     pub(crate) with_affinity: Vec<usize>,
     /// The members of `with_affinity` by a label every pod one of their terms selects must
@@ -176,7 +176,7 @@ pub(crate) struct Cluster<'s> {
     unpinned: Vec<u32>,
     /// Labels of every namespace the run sees, each with `kubernetes.io/metadata.name` set as
     /// the API server sets it.
-    namespaces: HashMap<String, Labels>,
+    namespaces: super::fxhash::FxHashMap<String, Labels>,
     no_labels: Labels,
     /// Services' and controllers' selectors (default topology spreading).
     pub(crate) workloads: &'s [WorkloadSelector],
@@ -257,6 +257,7 @@ impl<'s> Cluster<'s> {
             nodes,
             members: Vec::with_capacity(placed.len()),
             by_node: vec![Vec::new(); n],
+            by_label: Default::default(),
             with_affinity: Vec::new(),
             term_pins: Default::default(),
             unpinned: Vec::new(),
@@ -358,10 +359,20 @@ impl<'s> Cluster<'s> {
     fn node_counts_id(&self, matcher: &Matcher) -> usize {
         self.counts.borrow_mut().id(matcher, |m| {
             let mut counts = vec![0u32; self.nodes.len()];
-            for member in &self.members {
+            let mut count = |member: &Member<'_>| {
                 if m.matches(member.pod, self.namespace_labels(&member.pod.namespace)) {
                     counts[member.node] += 1;
                 }
+            };
+            // A matcher that pins a label looks only at the members that carry it.
+            match m.parts.iter().find_map(super::matchers::Part::pinned_label) {
+                Some((k, v)) => {
+                    let carriers = self.by_label.get(k.as_str()).and_then(|values| values.get(v.as_str()));
+                    for &i in carriers.into_iter().flatten() {
+                        count(&self.members[i as usize]);
+                    }
+                }
+                None => self.members.iter().for_each(count),
             }
             counts
         })
@@ -404,6 +415,20 @@ impl<'s> Cluster<'s> {
             }
         }
         self.by_node[node].push(index as u32);
+        for (k, v) in &pod.labels {
+            // Keys and values are cloned only when first seen.
+            if !self.by_label.contains_key(k.as_str()) {
+                self.by_label.insert(k.clone(), Default::default());
+            }
+            if let Some(values) = self.by_label.get_mut(k.as_str()) {
+                if !values.contains_key(v.as_str()) {
+                    values.insert(v.clone(), Vec::new());
+                }
+                if let Some(carriers) = values.get_mut(v.as_str()) {
+                    carriers.push(index as u32);
+                }
+            }
+        }
         let namespace_labels = self.namespaces.get(&pod.namespace).unwrap_or(&self.no_labels);
         self.counts.get_mut().update(pod, namespace_labels, node, 1);
         self.members.push(Member { pod, node, terms, req: req.to_vec(), nz_cpu, nz_mem });
@@ -452,6 +477,13 @@ impl<'s> Cluster<'s> {
             let ports = &mut self.ports[m.node];
             ports.truncate(ports.len().saturating_sub(m.pod.host_ports.len()));
             self.by_node[m.node].pop();
+            for (k, v) in &m.pod.labels {
+                if let Some(carriers) = self.by_label.get_mut(k.as_str()).and_then(|values| values.get_mut(v.as_str()))
+                    && carriers.last() == Some(&(index as u32))
+                {
+                    carriers.pop();
+                }
+            }
             self.changes.push(m.node as u32);
             let namespace_labels = self.namespaces.get(&m.pod.namespace).unwrap_or(&self.no_labels);
             self.counts.get_mut().update(m.pod, namespace_labels, m.node, -1);
@@ -489,8 +521,8 @@ impl<'s> Cluster<'s> {
 /// The label the API server puts on every namespace, holding its name.
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-fn namespace_labels(snapshot: &Snapshot, pending: &[Pod]) -> HashMap<String, Labels> {
-    let mut out: HashMap<String, Labels> =
+fn namespace_labels(snapshot: &Snapshot, pending: &[Pod]) -> super::fxhash::FxHashMap<String, Labels> {
+    let mut out: super::fxhash::FxHashMap<String, Labels> =
         snapshot.namespaces().iter().map(|(name, labels)| (name.clone(), labels.clone())).collect();
     for pod in snapshot.pods().iter().chain(pending) {
         if !out.contains_key(&pod.namespace) {

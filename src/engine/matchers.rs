@@ -45,7 +45,7 @@ impl Part {
     }
 
     /// A label `(key, value)` every matching pod carries, if the selector pins one.
-    fn pinned_label(&self) -> Option<(String, String)> {
+    pub(crate) fn pinned_label(&self) -> Option<(String, String)> {
         let s = self.selector.as_ref()?;
         if let Some((k, v)) = s.match_labels.iter().next() {
             return Some((k.clone(), v.clone()));

@@ -553,14 +553,14 @@ fn domain_best(
     let mut ipa = None;
     for &(plugin, weight) in &r.scores {
         match plugin {
-            ScorePlugin::PodTopologySpread => {
+            ScorePlugin::PodTopologySpread
                 if !plugins::pod_topology_spread::scores_nothing(
                     ctx.info.pod,
                     r.spread_defaults,
                     ctx.spread_selector.as_ref(),
-                ) {
-                    return None;
-                }
+                ) =>
+            {
+                return None;
             }
             ScorePlugin::InterPodAffinity => {
                 if let Some(state) = ctx.affinity_score.as_ref().filter(|s| !s.is_empty()) {
