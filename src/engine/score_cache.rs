@@ -640,9 +640,14 @@ impl ScoreCache {
             self.keys.remove(&key);
         }
         if self.keys.len() >= capacity {
-            // Full: this pod takes the plain path. Evicting a kept key to make room would have
-            // every pod rebuild one (a scan plus a tree) once keys outnumber the room.
-            return None;
+            // Full. Keys more than half the nodes stale would be rebuilt on their next use
+            // anyway: dropping them costs nothing. Evicting a key still current to make room
+            // would have every pod rebuild one (a scan plus a tree) once keys outnumber the
+            // room, so without stale keys this pod takes the plain path.
+            self.keys.retain(|_, k| changes.len().saturating_sub(k.seen) * 2 <= nodes);
+            if self.keys.len() >= capacity {
+                return None;
+            }
         }
         let mut k = KeyScores {
             evals: (0..nodes).map(|node| eval(node, lists)).collect(),
