@@ -440,8 +440,8 @@ fn cached_best(
     buf: &mut Vec<ReasonId>,
 ) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
     let partition = cache.partition(&[], &cluster.name_hash, || (vec![0; cluster.nodes.len()], 1))?;
-    let (kept, order, _) = kept_scores(cluster, r, ctx, class, active, use_subset, cache, buf, partition)?;
-    let best = kept.best(order, ctx.info.hash);
+    let (kept, view, order, _) = kept_scores(cluster, r, ctx, class, active, use_subset, cache, buf, partition)?;
+    let best = kept.best(view, order, ctx.info.hash);
     let counts = best.is_none().then(|| kept.counts.clone());
     Some((best, counts))
 }
@@ -459,7 +459,7 @@ fn kept_scores<'c>(
     cache: &'c mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
     partition: usize,
-) -> Option<(&'c mut score_cache::KeyScores, &'c score_cache::HashOrder, score_cache::Normalised<'c>)> {
+) -> Option<(&'c mut score_cache::KeyScores, usize, &'c score_cache::HashOrder, score_cache::Normalised<'c>)> {
     let info = &ctx.info;
     let n = cluster.nodes.len();
     let mut raw = score_cache::Normalised { taint: None, affinity: None };
@@ -491,10 +491,15 @@ fn kept_scores<'c>(
         nz_cpu: info.nz_cpu,
         nz_mem: info.nz_mem,
         host_ports: info.pod.host_ports.clone(),
-        partition,
     };
-    let (kept, order) =
-        cache.get(key, cluster.reasons.len(), raw, &cluster.changes, &cluster.name_hash, |node, lists| {
+    let (kept, view, order) = cache.get(
+        key,
+        partition,
+        cluster.reasons.len(),
+        raw,
+        &cluster.changes,
+        &cluster.name_hash,
+        |node, lists| {
             buf.clear();
             node_reasons(cluster, r, ctx, Some(class), active, use_subset, node, buf);
             if !buf.is_empty() {
@@ -511,8 +516,9 @@ fn kept_scores<'c>(
                 local += weight * balanced_allocation::score(cluster, requests, node);
             }
             score_cache::NodeEval { reasons: 0, fixed: false, local }
-        })?;
-    Some((kept, order, raw))
+        },
+    )?;
+    Some((kept, view, order, raw))
 }
 
 /// Whether `f` reads other pods' placements across a topology domain.
@@ -621,11 +627,11 @@ fn domain_best(
                 && affinity.is_none_or(|a| a.filter_coarse(node).is_none())
         })
         .collect();
-    let (kept, order, raw) = kept_scores(cluster, r, ctx, class, local, use_subset, cache, buf, partition)?;
+    let (kept, view, order, raw) = kept_scores(cluster, r, ctx, class, local, use_subset, cache, buf, partition)?;
     if cell_ok.len() != order.cells.len() {
         return None;
     }
-    let found = kept.best_in_cells(order, &raw, ctx.info.hash, &cell_ok, &blocked, |cells| {
+    let found = kept.best_in_cells(view, order, &raw, ctx.info.hash, &cell_ok, &blocked, |cells| {
         let Some((state, weight)) = &ipa else { return Some(vec![0; cells.len()]) };
         let mut scores: Vec<i64> =
             cells.iter().map(|&(c, _)| state.score(&cluster.nodes[order.some_node(c)].labels)).collect();

@@ -36,8 +36,6 @@ pub(crate) struct ScoreKey {
     pub(crate) nz_cpu: i64,
     pub(crate) nz_mem: i64,
     pub(crate) host_ports: Vec<crate::model::HostPort>,
-    /// The node order (cells) the key's totals are kept in ([`ScoreCache::partition`]).
-    pub(crate) partition: usize,
 }
 
 /// One node's evaluation for a key.
@@ -290,16 +288,26 @@ pub(crate) struct KeyScores {
     /// The maxima the totals were computed with.
     taint_max: i64,
     affinity_max: i64,
-    /// Per cell of the key's [`HashOrder`], the raw taint and affinity scores of its
-    /// feasible nodes (the maxima over the cells a pod may use); empty with one cell (the
-    /// histograms above are the cell's).
-    cell_hists: Vec<(Histogram, Histogram)>,
     /// Node reason counts over the infeasible nodes (kube's diagnosis), by reason id.
     pub(crate) counts: Vec<usize>,
-    /// Totals ([`INFEASIBLE`] for an infeasible node) at the nodes' [`HashOrder`] positions.
-    tree: TieTree,
+    /// The totals in each node order the key's pods read them in (pods with rules on
+    /// different coarse keys share the evaluations, not the order).
+    views: Vec<View>,
     /// Position in the run's change log up to which this key is current.
     seen: usize,
+}
+
+/// A key's totals in one node order.
+#[derive(Debug)]
+struct View {
+    /// The node order ([`ScoreCache::partition`]).
+    partition: usize,
+    /// Per cell of the order, the raw taint and affinity scores of its feasible nodes (the
+    /// maxima over the cells a pod may use); empty with one cell (the key's histograms are
+    /// the cell's).
+    cell_hists: Vec<(Histogram, Histogram)>,
+    /// Totals ([`INFEASIBLE`] for an infeasible node) at the nodes' positions in the order.
+    tree: TieTree,
 }
 
 /// Values with multiplicity, sorted (few distinct values: taint counts, preference weights).
@@ -359,14 +367,16 @@ impl KeyScores {
         total
     }
 
-    fn add(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, order: &HashOrder) {
+    fn add(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, orders: &[HashOrder]) {
         let e = self.evals[node];
         if e.reasons == 0 {
             self.taint_hist.add(raw.taint(node));
             self.affinity_hist.add(raw.affinity(node));
-            if let Some((taint, affinity)) = self.cell_hists.get_mut(order.cell[node] as usize) {
-                taint.add(raw.taint(node));
-                affinity.add(raw.affinity(node));
+            for v in &mut self.views {
+                if let Some((taint, affinity)) = v.cell_hists.get_mut(orders[v.partition].cell[node] as usize) {
+                    taint.add(raw.taint(node));
+                    affinity.add(raw.affinity(node));
+                }
             }
         } else {
             for &r in lists.get(e.reasons) {
@@ -379,14 +389,16 @@ impl KeyScores {
         }
     }
 
-    fn remove(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, order: &HashOrder) {
+    fn remove(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, orders: &[HashOrder]) {
         let e = self.evals[node];
         if e.reasons == 0 {
             self.taint_hist.remove(raw.taint(node));
             self.affinity_hist.remove(raw.affinity(node));
-            if let Some((taint, affinity)) = self.cell_hists.get_mut(order.cell[node] as usize) {
-                taint.remove(raw.taint(node));
-                affinity.remove(raw.affinity(node));
+            for v in &mut self.views {
+                if let Some((taint, affinity)) = v.cell_hists.get_mut(orders[v.partition].cell[node] as usize) {
+                    taint.remove(raw.taint(node));
+                    affinity.remove(raw.affinity(node));
+                }
             }
         } else {
             for &r in lists.get(e.reasons) {
@@ -395,28 +407,57 @@ impl KeyScores {
         }
     }
 
-    /// Recomputes every total.
-    fn rebuild(&mut self, raw: &Normalised<'_>, order: &HashOrder) {
+    /// Recomputes every total, in every view.
+    fn rebuild(&mut self, raw: &Normalised<'_>, orders: &[HashOrder]) {
         self.taint_max = self.taint_hist.max();
         self.affinity_max = self.affinity_hist.max();
-        let totals: Vec<i64> = order.node.iter().map(|&node| self.total(node as usize, raw)).collect();
-        self.tree.build(totals.into_iter());
-    }
-
-    /// Recomputes `node`'s total.
-    fn retotal(&mut self, node: usize, raw: &Normalised<'_>, order: &HashOrder) {
-        let pos = order.pos[node] as usize;
-        let new = self.total(node, raw);
-        if self.tree.get(pos) != new {
-            self.tree.set(pos, new);
+        for i in 0..self.views.len() {
+            let order = &orders[self.views[i].partition];
+            let totals: Vec<i64> = order.node.iter().map(|&node| self.total(node as usize, raw)).collect();
+            self.views[i].tree.build(totals.into_iter());
         }
     }
 
-    /// The best node and its total: the highest total, among equal totals the smallest
-    /// [`tie_key`](super::cluster::tie_key) of `pod_hash` and the node's tie hash (then the
-    /// smallest node index). `None` when no node is feasible.
-    pub(crate) fn best(&self, order: &HashOrder, pod_hash: u64) -> Option<(usize, i64)> {
-        self.tree.best(order, pod_hash).map(|(pos, total)| (order.node[pos] as usize, total))
+    /// Recomputes `node`'s total, in every view.
+    fn retotal(&mut self, node: usize, raw: &Normalised<'_>, orders: &[HashOrder]) {
+        let new = self.total(node, raw);
+        for v in &mut self.views {
+            let pos = orders[v.partition].pos[node] as usize;
+            if v.tree.get(pos) != new {
+                v.tree.set(pos, new);
+            }
+        }
+    }
+
+    /// The view of node order `partition`, built from the kept evaluations on first use.
+    fn view(&mut self, partition: usize, raw: &Normalised<'_>, orders: &[HashOrder]) -> usize {
+        if let Some(i) = self.views.iter().position(|v| v.partition == partition) {
+            return i;
+        }
+        let order = &orders[partition];
+        let mut cell_hists: Vec<(Histogram, Histogram)> = Vec::new();
+        if order.cells.len() > 1 {
+            cell_hists = (0..order.cells.len()).map(|_| Default::default()).collect();
+            for (node, e) in self.evals.iter().enumerate() {
+                if e.reasons == 0 {
+                    let (taint, affinity) = &mut cell_hists[order.cell[node] as usize];
+                    taint.add(raw.taint(node));
+                    affinity.add(raw.affinity(node));
+                }
+            }
+        }
+        let mut tree = TieTree::new(order.node.len());
+        tree.build(order.node.iter().map(|&node| self.total(node as usize, raw)));
+        self.views.push(View { partition, cell_hists, tree });
+        self.views.len() - 1
+    }
+
+    /// The best node and its total in view `view` (of node order `order`): the highest
+    /// total, among equal totals the smallest [`tie_key`](super::cluster::tie_key) of
+    /// `pod_hash` and the node's tie hash (then the smallest node index). `None` when no
+    /// node is feasible.
+    pub(crate) fn best(&self, view: usize, order: &HashOrder, pod_hash: u64) -> Option<(usize, i64)> {
+        self.views[view].tree.best(order, pod_hash).map(|(pos, total)| (order.node[pos] as usize, total))
     }
 
     /// Whether `node` passes the key's filters.
@@ -427,10 +468,13 @@ impl KeyScores {
     /// The best node among the feasible nodes of the cells `cell_ok` allows, leaving out
     /// `blocked` (nodes that fail a rule of the pod's), with `extra` added to the total of
     /// every node of each cell. Ties break as in [`best`](Self::best), then by node index.
+    /// `blocked` is sorted.
     /// [`CellBest::Unknown`] when the totals kept are not the pod's: the normalised taint or
     /// affinity scores would take their maxima over fewer nodes than the key's.
+    #[allow(clippy::too_many_arguments)] // the pod's query, in full
     pub(crate) fn best_in_cells(
         &mut self,
+        view: usize,
         order: &HashOrder,
         raw: &Normalised<'_>,
         pod_hash: u64,
@@ -440,10 +484,11 @@ impl KeyScores {
     ) -> CellBest {
         // Feasible nodes left per allowed cell, and the blocked ones to take out of the tree.
         let mut masked: Vec<usize> = Vec::new();
-        let mut left: Vec<u32> = if self.cell_hists.is_empty() {
+        let cell_hists = &self.views[view].cell_hists;
+        let mut left: Vec<u32> = if cell_hists.is_empty() {
             vec![self.taint_hist.len(); order.cells.len().min(1)]
         } else {
-            self.cell_hists.iter().map(|(t, _)| t.len()).collect()
+            cell_hists.iter().map(|(t, _)| t.len()).collect()
         };
         for &node in blocked {
             let cell = order.cell[node] as usize;
@@ -459,7 +504,7 @@ impl KeyScores {
         }
         // The totals hold if the maxima over the pod's feasible nodes are the key's.
         let (taint_hist, affinity_hist) = (&self.taint_hist, &self.affinity_hist);
-        let hists = &self.cell_hists;
+        let hists = cell_hists;
         let same_max = |kept: i64, which: usize, value: &dyn Fn(usize) -> i64| {
             let mut max = None;
             for &(c, _) in &cells {
@@ -489,15 +534,20 @@ impl KeyScores {
             return CellBest::Unknown;
         }
         let Some(extra) = extra(&cells) else { return CellBest::Unknown };
-        let saved: Vec<i64> = masked.iter().map(|&n| self.tree.get(order.pos[n] as usize)).collect();
-        for &n in &masked {
-            self.tree.set(order.pos[n] as usize, INFEASIBLE);
-        }
+        // Blocked nodes leave the tree only when one comes out best, and for that query: the
+        // best node of a cell is seldom blocked.
+        let tree = &mut self.views[view].tree;
+        let mut undo: Vec<(usize, i64)> = Vec::new();
         let mut best: Option<(i64, u64, usize)> = None;
         for (&(c, _), plus) in cells.iter().zip(&extra) {
             let (lo, hi) = order.cells[c];
-            if let Some((pos, total)) = self.tree.best_in(order, pod_hash, lo, hi) {
+            while let Some((pos, total)) = tree.best_in(order, pod_hash, lo, hi) {
                 let node = order.node[pos] as usize;
+                if blocked.binary_search(&node).is_ok() {
+                    undo.push((pos, total));
+                    tree.set(pos, INFEASIBLE);
+                    continue;
+                }
                 let candidate = (total + plus, super::cluster::tie_key(pod_hash, order.hash[pos]), node);
                 let better = best.is_none_or(|(t, k, n)| {
                     candidate.0 > t || (candidate.0 == t && (candidate.1, candidate.2) < (k, n))
@@ -505,10 +555,11 @@ impl KeyScores {
                 if better {
                     best = Some(candidate);
                 }
+                break;
             }
         }
-        for (&n, &v) in masked.iter().zip(&saved) {
-            self.tree.set(order.pos[n] as usize, v);
+        for &(pos, total) in undo.iter().rev() {
+            tree.set(pos, total);
         }
         match best {
             Some((total, _, node)) => CellBest::Node(node, total),
@@ -576,78 +627,87 @@ impl ScoreCache {
         Some(self.orders.len() - 1)
     }
 
-    /// The kept scores of `key` (whose node order is `key.partition`, from
-    /// [`partition`](Self::partition)), brought up to date with `changes` (the run's change
-    /// log): built with `eval` over every node on first use (or when most nodes changed),
-    /// else re-evaluated on the changed nodes only. `None` when the key cannot be kept (a
-    /// cluster too large for the memory budget).
+    /// The kept scores of `key`, brought up to date with `changes` (the run's change log):
+    /// built with `eval` over every node on first use (or when most nodes changed), else
+    /// re-evaluated on the changed nodes only; with the index of their view in node order
+    /// `partition` (from [`partition`](Self::partition)). `None` when the key cannot be kept
+    /// (a cluster too large for the memory budget).
+    #[allow(clippy::too_many_arguments)] // the key, and what its evaluation reads
     pub(crate) fn get(
         &mut self,
         key: ScoreKey,
+        partition: usize,
         reasons: usize,
         raw: Normalised<'_>,
         changes: &[u32],
         tie_hash: &[u64],
         mut eval: impl FnMut(usize, &mut ReasonLists) -> NodeEval,
-    ) -> Option<(&mut KeyScores, &HashOrder)> {
+    ) -> Option<(&mut KeyScores, usize, &HashOrder)> {
         let nodes = tie_hash.len();
-        if key.partition == 0 && self.orders.is_empty() {
+        if self.orders.is_empty() {
             self.partition(&[], tie_hash, || (vec![0; nodes], 1));
         }
-        let order = self.orders.get(key.partition)?;
+        let orders = &self.orders;
+        let order = orders.get(partition)?;
         if order.pos.len() != nodes {
             return None;
         }
+        // Each view (a tree over the nodes) is what costs memory.
         let capacity = BUDGET_BYTES / KeyScores::bytes(nodes).max(1);
         if capacity == 0 {
             return None;
         }
         let lists = &mut self.lists;
-        if let Some(k) = self.keys.get_mut(&key) {
-            let pending = &changes[k.seen.min(changes.len())..];
-            if pending.len() * 2 <= nodes {
-                // Each changed node once (a node may have changed several times since).
-                self.stamp += 1;
-                if self.seen_at.len() != nodes {
-                    self.seen_at = vec![0; nodes];
-                }
-                self.changed.clear();
-                for &node in pending {
-                    let node = node as usize;
-                    if k.evals[node].fixed || self.seen_at[node] == self.stamp {
-                        continue;
-                    }
-                    self.seen_at[node] = self.stamp;
-                    let new = eval(node, lists);
-                    if new != k.evals[node] {
-                        k.remove(node, &raw, lists, order);
-                        k.evals[node] = new;
-                        k.add(node, &raw, lists, order);
-                        self.changed.push(node);
-                    }
-                }
-                k.seen = changes.len();
-                if k.taint_hist.max() != k.taint_max || k.affinity_hist.max() != k.affinity_max {
-                    k.rebuild(&raw, order);
-                } else {
-                    // Totals move only with a node's evaluation while the maxima hold.
-                    for &node in &self.changed {
-                        k.retotal(node, &raw, order);
-                    }
-                }
-                return self.keys.get_mut(&key).map(|k| (k, order));
-            }
+        let stale = |k: &KeyScores| changes.len().saturating_sub(k.seen) * 2 > nodes;
+        if self.keys.get(&key).is_some_and(stale) {
             self.keys.remove(&key);
         }
-        if self.keys.len() >= capacity {
+        let views: usize = self.keys.values().map(|k| k.views.len()).sum();
+        let new_view = self.keys.get(&key).is_none_or(|k| k.views.iter().all(|v| v.partition != partition));
+        if new_view && views >= capacity {
             // Full. Keys more than half the nodes stale would be rebuilt on their next use
             // anyway: dropping them costs nothing. Evicting a key still current to make room
             // would have every pod rebuild one (a scan plus a tree) once keys outnumber the
             // room, so without stale keys this pod takes the plain path.
-            self.keys.retain(|_, k| changes.len().saturating_sub(k.seen) * 2 <= nodes);
-            if self.keys.len() >= capacity {
+            self.keys.retain(|_, k| !stale(k));
+            if self.keys.values().map(|k| k.views.len()).sum::<usize>() >= capacity {
                 return None;
             }
+        }
+        if self.keys.contains_key(&key) {
+            let k = self.keys.get_mut(&key)?;
+            let pending = &changes[k.seen.min(changes.len())..];
+            // Each changed node once (a node may have changed several times since).
+            self.stamp += 1;
+            if self.seen_at.len() != nodes {
+                self.seen_at = vec![0; nodes];
+            }
+            self.changed.clear();
+            for &node in pending {
+                let node = node as usize;
+                if k.evals[node].fixed || self.seen_at[node] == self.stamp {
+                    continue;
+                }
+                self.seen_at[node] = self.stamp;
+                let new = eval(node, lists);
+                if new != k.evals[node] {
+                    k.remove(node, &raw, lists, orders);
+                    k.evals[node] = new;
+                    k.add(node, &raw, lists, orders);
+                    self.changed.push(node);
+                }
+            }
+            k.seen = changes.len();
+            if k.taint_hist.max() != k.taint_max || k.affinity_hist.max() != k.affinity_max {
+                k.rebuild(&raw, orders);
+            } else {
+                // Totals move only with a node's evaluation while the maxima hold.
+                for &node in &self.changed {
+                    k.retotal(node, &raw, orders);
+                }
+            }
+            let view = k.view(partition, &raw, orders);
+            return Some((k, view, order));
         }
         let mut k = KeyScores {
             evals: (0..nodes).map(|node| eval(node, lists)).collect(),
@@ -655,21 +715,18 @@ impl ScoreCache {
             affinity_hist: Histogram::default(),
             taint_max: 0,
             affinity_max: 0,
-            cell_hists: if order.cells.len() > 1 {
-                (0..order.cells.len()).map(|_| Default::default()).collect()
-            } else {
-                Vec::new()
-            },
             counts: vec![0; reasons],
-            tree: TieTree::new(nodes),
+            views: Vec::new(),
             seen: changes.len(),
         };
         for node in 0..nodes {
-            k.add(node, &raw, lists, order);
+            k.add(node, &raw, lists, orders);
         }
-        k.rebuild(&raw, order);
-        self.keys.insert(key.clone(), k);
-        self.keys.get_mut(&key).map(|k| (k, order))
+        k.taint_max = k.taint_hist.max();
+        k.affinity_max = k.affinity_hist.max();
+        let view = k.view(partition, &raw, orders);
+        let k = self.keys.entry(key).or_insert(k);
+        Some((k, view, order))
     }
 
     /// The node order of partition `id`.
