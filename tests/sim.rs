@@ -483,3 +483,51 @@ spec: {allocatable: {cpu: "4", memory: 16Gi, pods: "110"}, labels: {pool: p}, ho
     assert_eq!((kept.policies[0].nodes_removed, kept.policies[0].scale_down_evictions), (0, 0));
     assert!(kept.policies[0].vm_cost > never.vm_cost);
 }
+
+/// The README's black_friday table (the example's crowd: 12 → 45 replicas from minute 10 for
+/// 40 minutes, seed 42), policy by policy: total cost in cents, node-hours in hundredths, pods
+/// burst, peak burst instances, drain-back moves, and the p95 wait in seconds. A change to the
+/// simulator or the runtime that moves any of these must come with the README's new table.
+#[test]
+fn the_readme_black_friday_table_holds() {
+    let crowd = FlashCrowd {
+        namespace: "shop".into(),
+        template: "storefront".into(),
+        cpu_millis: 0,
+        memory_bytes: 0,
+        baseline: 12,
+        peak: 45,
+        start_seconds: 600,
+        ramp_seconds: 300,
+        hold_seconds: 2400,
+        decay_seconds: 900,
+        step_seconds: 15,
+    }
+    .workload();
+    let config = SimConfig { seed: 42, ..SimConfig::default() };
+    let report = compare(&black_friday(), &crowd, &SimPolicy::ALL, &config).unwrap();
+    let rows: Vec<(SimPolicy, i64, i64, u64, u64, u64, u64)> = report
+        .policies
+        .iter()
+        .map(|p| {
+            (
+                p.policy,
+                (p.total_cost.micros() + 5_000) / 10_000,
+                (p.node_hours * 100.0).round() as i64,
+                p.pods.burst,
+                p.peak_burst_instances,
+                p.drain_back_moves,
+                p.pending_seconds.p95,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (SimPolicy::Never, 157, 816, 0, 0, 0, 2610),
+            (SimPolicy::VirtualNode, 236, 500, 48, 48, 0, 40),
+            (SimPolicy::Overflow, 172, 814, 9, 9, 9, 305),
+            (SimPolicy::CostAware, 171, 816, 8, 8, 0, 300),
+        ]
+    );
+}

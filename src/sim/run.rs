@@ -753,8 +753,10 @@ impl Sim<'_> {
     fn drain_underutilized(&mut self, now: u64, threshold: u32) -> Option<String> {
         let used = &self.node_used;
         let percent = |used: i64, cap: i64| if cap <= 0 { 0 } else { (used.saturating_mul(100) / cap) as u32 };
-        let alloc = &self.node_alloc;
+        let (alloc, node_pods) = (&self.node_alloc, &self.node_pods);
         let candidates = self.autoscaler.underutilized(now, threshold, |name| {
+            // A node without pods is not underutilized but empty (scale-down removes it).
+            node_pods.get(name).filter(|n| **n > 0)?;
             let (a, u) = (alloc.get(name)?, used.get(name)?);
             Some(percent(u.cpu_millis, a.cpu_millis).max(percent(u.memory, a.memory)))
         });
