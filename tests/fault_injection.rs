@@ -3,7 +3,10 @@
 //! failed binds, and the reconciler killed and restarted mid-step, drawn from a seed. Budgets
 //! and quotas are checked after every operation; once the faults stop and the reconciler
 //! settles, every live pod is bound or runs on exactly one burst instance, no instance exists
-//! without a live pod, and no pod was lost.
+//! without a live pod, and no pod was lost. Each schedule runs twice: once with evictions that
+//! leave the pod for the reconciler to bind to its reserved node, once with evictions that
+//! delete it as Kubernetes does, its StatefulSet recreating it (the node is held for the
+//! replacement).
 //!
 //! `SPILLWAY_FAULT_SEEDS=N cargo test --release --test fault_injection` runs N seeds (64 by
 //! default) from `SPILLWAY_FAULT_SEED0` (0 by default). Time is tokio's, paused: the runs take
@@ -41,12 +44,19 @@ async fn seeded_fault_schedules() {
     let count = env_u64("SPILLWAY_FAULT_SEEDS", 64);
     for seed in first..first.saturating_add(count) {
         let ops = faults::schedule(seed);
-        let guard = SeedGuard(seed);
-        if let Err(e) = faults::run(ops.clone()).await {
-            std::mem::forget(guard); // this message names the seed already
-            panic!("seed {seed} fails: {e}\nreproduce with: {}\nschedule: {ops:?}", reproduce(seed));
+        // Each schedule twice: evicted pods bound back by the reconciler, and (as in
+        // Kubernetes) deleted and recreated by their controller, their node held for them.
+        for evictions in [faults::Evictions::InPlace, faults::Evictions::Recreated] {
+            let guard = SeedGuard(seed);
+            if let Err(e) = faults::run_with(ops.clone(), evictions).await {
+                std::mem::forget(guard); // this message names the seed already
+                panic!(
+                    "seed {seed} fails with evictions {evictions:?}: {e}\nreproduce with: {}\nschedule: {ops:?}",
+                    reproduce(seed)
+                );
+            }
+            drop(guard);
         }
-        drop(guard);
     }
 }
 

@@ -14,9 +14,9 @@
 //! instance, no instance or binding exists without its pod, and no pod was lost.
 #![allow(dead_code)] // each test crate uses a different subset
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -65,6 +65,26 @@ pub enum Op {
     Kill(u8),
     /// A step is cancelled after this many yields; the same reconciler goes on.
     Cancel(u8),
+}
+
+/// What an eviction does to the pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evictions {
+    /// The pod stays (the binder only drops its binding), and the reconciler binds it to the
+    /// reserved node itself.
+    InPlace,
+    /// As in Kubernetes: the eviction deletes the pod (a later bind of it answers `NotFound`)
+    /// and its StatefulSet recreates it, same name and a new uid, right after the operation.
+    Recreated,
+}
+
+/// Pods evicted in [`Evictions::Recreated`] mode.
+#[derive(Debug, Default)]
+struct Gone {
+    /// Uids of evicted pods: binding them answers `NotFound`.
+    uids: BTreeSet<String>,
+    /// `(key, uid)` of pods evicted since the schedule last recreated them.
+    fresh: Vec<(String, String)>,
 }
 
 /// splitmix64: a tiny deterministic generator for the seeded schedules.
@@ -165,21 +185,40 @@ impl BurstBackend for Faulty {
     }
 }
 
-/// The memory binder, yielding to the scheduler around every call.
+/// The memory binder, yielding to the scheduler around every call; with `gone`, evictions
+/// delete pods ([`Evictions::Recreated`]).
 #[derive(Debug)]
-struct YieldingBinder(Arc<MemoryBinder>);
+struct YieldingBinder(Arc<MemoryBinder>, Option<Arc<Mutex<Gone>>>);
+
+impl YieldingBinder {
+    fn gone(&self) -> Option<std::sync::MutexGuard<'_, Gone>> {
+        self.1.as_ref().map(|g| g.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
 
 #[async_trait]
 impl NodeBinder for YieldingBinder {
     async fn bind(&self, pod: &Pod, node: &str) -> Result<(), BindError> {
         tokio::task::yield_now().await;
+        if self.gone().is_some_and(|g| g.uids.contains(&pod.uid)) {
+            return Err(BindError::NotFound { pod: pod.key() });
+        }
         let result = self.0.bind(pod, node).await;
         tokio::task::yield_now().await;
         result
     }
     async fn evict(&self, pod: &Pod) -> Result<(), BindError> {
         tokio::task::yield_now().await;
+        if self.gone().is_some_and(|g| g.uids.contains(&pod.uid)) {
+            return Err(BindError::NotFound { pod: pod.key() });
+        }
         let result = self.0.evict(pod).await;
+        if result.is_ok()
+            && let Some(mut gone) = self.gone()
+        {
+            gone.uids.insert(pod.uid.clone());
+            gone.fresh.push((pod.key(), pod.uid.clone()));
+        }
         tokio::task::yield_now().await;
         result
     }
@@ -202,12 +241,16 @@ async fn cut(r: &mut Reconciler, yields: u8) {
     }
 }
 
-/// Pod `shop/p<i>` with the `cpu`-th request of 500m, 1, 2, 3 cpu, tolerating burst targets.
+/// Pod `shop/p<i>` of StatefulSet `p<i>`, with the `cpu`-th request of 500m, 1, 2, 3 cpu,
+/// tolerating burst targets.
 pub fn pod(i: u8, cpu: u8) -> Pod {
     let cpu = ["500m", "1", "2", "3"][usize::from(cpu)];
-    Pod::new("shop", format!("p{i}"))
+    let mut p = Pod::new("shop", format!("p{i}"))
         .with_container(Resources::parse([("cpu", cpu), ("memory", "1Gi")]).unwrap())
-        .with_toleration(Toleration::exists("virtual-kubelet.io/provider", None))
+        .with_toleration(Toleration::exists("virtual-kubelet.io/provider", None));
+    p.owner_kind = Some("StatefulSet".into());
+    p.owner_name = Some(format!("p{i}"));
+    p
 }
 
 /// Node `vm-<i>`: 2, 3 or 4 cpu.
@@ -249,6 +292,10 @@ struct World {
     binder: Arc<MemoryBinder>,
     pods: BTreeMap<String, Pod>,
     nodes: BTreeMap<String, Node>,
+    /// Set in [`Evictions::Recreated`] mode.
+    gone: Option<Arc<Mutex<Gone>>>,
+    /// Uid generation: a pod added again, or recreated, is a new pod with a new uid.
+    generation: u32,
 }
 
 impl World {
@@ -258,7 +305,7 @@ impl World {
         policy.burst.spend_cap_per_hour = Some(spend_cap(&self.target));
         let engine = Arc::new(Engine::new(policy).unwrap());
         let backend = Faulty { mock: self.aci.clone(), throttles: self.throttles.clone() };
-        Reconciler::new(engine, Arc::new(YieldingBinder(self.binder.clone())), self.clock)
+        Reconciler::new(engine, Arc::new(YieldingBinder(self.binder.clone(), self.gone.clone())), self.clock)
             .with_config(config)
             .with_backend("aci", Arc::new(backend))
     }
@@ -280,6 +327,23 @@ impl World {
             }
         }
         r
+    }
+
+    /// [`Evictions::Recreated`]: the pods evicted since the last call are deleted and their
+    /// StatefulSets recreate them (same name, new uid).
+    fn recreate_evicted(&mut self, r: &mut Reconciler) {
+        let Some(gone) = &self.gone else { return };
+        let fresh = std::mem::take(&mut gone.lock().unwrap_or_else(|e| e.into_inner()).fresh);
+        for (key, uid) in fresh {
+            let Some(old) = self.pods.get(&key).filter(|p| p.uid == uid).cloned() else { continue };
+            self.binder.remove(&key);
+            r.handle(ClusterEvent::PodDeleted(key.clone()));
+            let mut new = old;
+            self.generation += 1;
+            new.uid = format!("{key}-{}", self.generation);
+            self.pods.insert(key, new.clone());
+            r.handle(ClusterEvent::PodAdded(new));
+        }
     }
 
     /// The budgets and quotas, on what the backend really holds and on what the reconciler
@@ -336,6 +400,11 @@ macro_rules! ensure {
 /// (faults stopped, every node back) and checks that nothing was lost or duplicated. Must run on
 /// a current-thread runtime with paused time.
 pub async fn run(ops: Vec<Op>) -> Result<(), String> {
+    run_with(ops, Evictions::InPlace).await
+}
+
+/// [`run`] with evictions that do what `evictions` says.
+pub async fn run_with(ops: Vec<Op>, evictions: Evictions) -> Result<(), String> {
     let clock = TokioClock::new();
     let target = target();
     let mut world = World {
@@ -346,6 +415,8 @@ pub async fn run(ops: Vec<Op>) -> Result<(), String> {
         binder: Arc::new(MemoryBinder::new()),
         pods: BTreeMap::new(),
         nodes: BTreeMap::new(),
+        gone: (evictions == Evictions::Recreated).then(Arc::default),
+        generation: 0,
     };
     let mut r = world.restart().await;
     // The instance key of pod `p<i>` as it is now (any key when it does not exist).
@@ -353,15 +424,14 @@ pub async fn run(ops: Vec<Op>) -> Result<(), String> {
         let p = pods.get(&format!("shop/p{i}")).cloned().unwrap_or_else(|| pod(i, 0));
         PodRef::of(&p).key()
     };
-    // A pod added again after a deletion is a new pod, with a new uid, as in Kubernetes.
-    let mut generation = 0u32;
     for (step, op) in ops.into_iter().enumerate() {
         let shown = format!("{op:?}");
         match op {
             Op::AddPod(i, cpu) => {
+                // A pod added again after a deletion is a new pod, with a new uid, as in Kubernetes.
                 let mut p = pod(i, cpu);
-                generation += 1;
-                p.uid = format!("{}-{generation}", p.uid);
+                world.generation += 1;
+                p.uid = format!("{}-{}", p.uid, world.generation);
                 if let std::collections::btree_map::Entry::Vacant(slot) = world.pods.entry(p.key()) {
                     slot.insert(p.clone());
                     r.handle(ClusterEvent::PodAdded(p));
@@ -410,6 +480,7 @@ pub async fn run(ops: Vec<Op>) -> Result<(), String> {
             }
             Op::Cancel(yields) => cut(&mut r, yields).await,
         }
+        world.recreate_evicted(&mut r);
         world.check_budgets(&r).await.map_err(|e| format!("after step {step} ({shown}): {e}"))?;
     }
     // The faults stop, every node comes back; the reconciler settles.
@@ -423,6 +494,7 @@ pub async fn run(ops: Vec<Op>) -> Result<(), String> {
     for step in 0..30 {
         tokio::time::advance(Duration::from_secs(400)).await;
         r.reconcile().await;
+        world.recreate_evicted(&mut r);
         world.check_budgets(&r).await.map_err(|e| format!("settling, step {step}: {e}"))?;
     }
 
