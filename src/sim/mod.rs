@@ -269,19 +269,40 @@ pub enum SimError {
 /// pending pods are templates for the workload's events that name them (`<template>-…`); the
 /// other pending pods arrive at time 0 and run to the end.
 ///
+/// The policies are simulated side by side on up to [`std::thread::available_parallelism`]
+/// threads (each simulation is independent and deterministic, so the report is the same however
+/// many run at once); with a progress bar wanted, it follows the first policy of each batch.
+///
 /// # Errors
 ///
-/// [`SimError::Policy`] or [`SimError::Snapshot`] when the scenario cannot be simulated.
+/// [`SimError::Policy`] or [`SimError::Snapshot`] when the scenario cannot be simulated (the
+/// first policy's error, in the order given).
 pub fn compare(
     scenario: &Scenario,
     workload: &Workload,
     policies: &[SimPolicy],
     config: &SimConfig,
 ) -> Result<Report, SimError> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).max(1);
     let mut reports = Vec::with_capacity(policies.len());
-    for (i, policy) in policies.iter().enumerate() {
-        let progress = progress::Progress::new(config.progress, format!("{policy} ({}/{})", i + 1, policies.len()));
-        reports.push(run::simulate(scenario, workload, *policy, config, progress)?);
+    for (b, batch) in policies.chunks(threads).enumerate() {
+        let results: Vec<Result<PolicyReport, SimError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .enumerate()
+                .map(|(j, &policy)| {
+                    let i = b * threads + j;
+                    let label = format!("{policy} ({}/{})", i + 1, policies.len());
+                    let progress = progress::Progress::new(config.progress && j == 0, label);
+                    scope.spawn(move || run::simulate(scenario, workload, policy, config, progress))
+                })
+                .collect();
+            // A simulation that panicked is a bug: the panic goes on in this thread.
+            handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        });
+        for result in results {
+            reports.push(result?);
+        }
     }
     Ok(Report::new(workload, config, reports))
 }
