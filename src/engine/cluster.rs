@@ -224,7 +224,7 @@ pub(crate) struct Cluster<'s> {
 impl<'s> Cluster<'s> {
     /// Builds the working state; `pending` contributes resource names only. `hard_weight` is
     /// InterPodAffinity's `hardPodAffinityWeight`.
-    pub(crate) fn new(snapshot: &'s Snapshot, pending: &[Pod], hard_weight: i64) -> Cluster<'s> {
+    pub(crate) fn new(snapshot: &'s Snapshot, pending: &[&Pod], hard_weight: i64) -> Cluster<'s> {
         let nodes = snapshot.nodes();
         let mut resources = ResourceIndex::new();
         for n in nodes {
@@ -244,7 +244,7 @@ impl<'s> Cluster<'s> {
                 Some((node, p, pod_requests(p)))
             })
             .collect();
-        for p in pending {
+        for &p in pending {
             pod_requests(p);
         }
 
@@ -521,10 +521,10 @@ impl<'s> Cluster<'s> {
 /// The label the API server puts on every namespace, holding its name.
 const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-fn namespace_labels(snapshot: &Snapshot, pending: &[Pod]) -> super::fxhash::FxHashMap<String, Labels> {
+fn namespace_labels(snapshot: &Snapshot, pending: &[&Pod]) -> super::fxhash::FxHashMap<String, Labels> {
     let mut out: super::fxhash::FxHashMap<String, Labels> =
         snapshot.namespaces().iter().map(|(name, labels)| (name.clone(), labels.clone())).collect();
-    for pod in snapshot.pods().iter().chain(pending) {
+    for pod in snapshot.pods().iter().chain(pending.iter().copied()) {
         if !out.contains_key(&pod.namespace) {
             out.insert(pod.namespace.clone(), Labels::new());
         }

@@ -101,7 +101,7 @@ impl Engine {
             })
             .collect();
         candidates.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.key().cmp(&b.0.key())));
-        let pods: Vec<Pod> = candidates.iter().map(|(p, _, _)| p.clone()).collect();
+        let pods: Vec<&Pod> = candidates.iter().map(|(p, _, _)| p).collect();
 
         let mut cluster =
             Cluster::new(snapshot, &pods, self.policy.profile.inter_pod_affinity.hard_pod_affinity_weight);

@@ -154,7 +154,25 @@ impl Engine {
 
     /// [`place`](Self::place) with options (e.g. explanations).
     pub fn place_with(&self, snapshot: &Snapshot, pending: &[Pod], options: PlaceOptions) -> Plan {
-        self.run(snapshot, pending, options, false)
+        let pending: Vec<&Pod> = pending.iter().collect();
+        self.run(snapshot, &pending, options, false)
+    }
+
+    /// [`place`](Self::place) over borrowed pods, for callers that keep their pending pods
+    /// elsewhere (a controller's state, say) and would otherwise clone them for each call.
+    ///
+    /// ```
+    /// use spillway::{Engine, Node, Pod, Policy, Resources, Snapshot};
+    /// let node = Node::new("vm-1").with_allocatable(Resources::parse([("cpu", "2"), ("pods", "110")])?);
+    /// let snapshot = Snapshot::new(vec![node], vec![])?;
+    /// let kept = vec![Pod::new("shop", "web-0"), Pod::new("shop", "web-1")];
+    /// let engine = Engine::new(Policy::default())?;
+    /// let plan = engine.place_refs(&snapshot, &kept.iter().collect::<Vec<_>>());
+    /// assert_eq!(plan, engine.place(&snapshot, &kept));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn place_refs(&self, snapshot: &Snapshot, pending: &[&Pod]) -> Plan {
+        self.run(snapshot, pending, PlaceOptions::default(), false)
     }
 
     /// [`place`](Self::place) the simple way: every pending pod's filters and scores run on
@@ -177,16 +195,17 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn place_reference(&self, snapshot: &Snapshot, pending: &[Pod]) -> Plan {
-        self.run(snapshot, pending, PlaceOptions::default(), true)
+        let pending: Vec<&Pod> = pending.iter().collect();
+        self.run(snapshot, &pending, PlaceOptions::default(), true)
     }
 
-    fn run(&self, snapshot: &Snapshot, pending: &[Pod], options: PlaceOptions, reference: bool) -> Plan {
+    fn run(&self, snapshot: &Snapshot, pending: &[&Pod], options: PlaceOptions, reference: bool) -> Plan {
         let profile = &self.policy.profile;
         let mut cluster = Cluster::new(snapshot, pending, profile.inter_pod_affinity.hard_pod_affinity_weight);
         let resolved = self.resolve(snapshot, &cluster, false);
         let mut books = Books::new(snapshot);
         let spend_before = books.spend();
-        let mut order: Vec<&Pod> = pending.iter().collect();
+        let mut order: Vec<&Pod> = pending.to_vec();
         order.sort_by(|a, b| {
             b.priority
                 .cmp(&a.priority)

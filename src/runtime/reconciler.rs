@@ -1219,22 +1219,22 @@ impl Reconciler {
                 state.binding = None;
             }
         }
+        let due = |s: &&PodState| s.placement.is_unplaced() && s.retry_at <= now && s.binding.is_none();
+        if !self.pods.values().any(|s| due(&s)) || self.checked_snapshot().is_none() {
+            return;
+        }
         let deleting: BTreeSet<&InstanceKey> = self.leftovers.keys().map(|(_, k)| k).collect();
-        let pending: Vec<Pod> = self
+        let pending: Vec<&Pod> = self
             .pods
             .values()
-            .filter(|s| s.placement.is_unplaced() && s.retry_at <= now && s.binding.is_none())
+            .filter(due)
             // A pod whose old instance is still being deleted waits for the delete, so a create
             // under the same key cannot find the old instance.
             .filter(|s| !deleting.contains(&s.instance))
-            .map(|s| s.pod.clone())
+            .map(|s| &s.pod)
             .collect();
-        if pending.is_empty() {
-            return;
-        }
-        let engine = self.engine.clone();
-        let Some(snapshot) = self.checked_snapshot() else { return };
-        let plan = engine.place(snapshot, &pending);
+        let (Some(snapshot), false) = (&self.view, pending.is_empty()) else { return };
+        let plan = self.engine.place_refs(snapshot, &pending);
         let mut binds = Vec::new();
         let mut creates = Vec::new();
         for decision in plan.decisions {
