@@ -293,6 +293,8 @@ pub(crate) struct KeyScores {
     /// The totals in each node order the key's pods read them in (pods with rules on
     /// different coarse keys share the evaluations, not the order).
     views: Vec<View>,
+    /// Whether a view keeps histograms per cell (an order with more than one cell).
+    celled: bool,
     /// Position in the run's change log up to which this key is current.
     seen: usize,
 }
@@ -352,6 +354,7 @@ impl KeyScores {
         nodes * std::mem::size_of::<NodeEval>() + 2 * nodes.next_power_of_two() * (8 + 4)
     }
 
+    #[inline]
     fn total(&self, node: usize, raw: &Normalised<'_>) -> i64 {
         let e = &self.evals[node];
         if e.reasons != 0 {
@@ -372,10 +375,12 @@ impl KeyScores {
         if e.reasons == 0 {
             self.taint_hist.add(raw.taint(node));
             self.affinity_hist.add(raw.affinity(node));
-            for v in &mut self.views {
-                if let Some((taint, affinity)) = v.cell_hists.get_mut(orders[v.partition].cell[node] as usize) {
-                    taint.add(raw.taint(node));
-                    affinity.add(raw.affinity(node));
+            if self.celled {
+                for v in &mut self.views {
+                    if let Some((taint, affinity)) = v.cell_hists.get_mut(orders[v.partition].cell[node] as usize) {
+                        taint.add(raw.taint(node));
+                        affinity.add(raw.affinity(node));
+                    }
                 }
             }
         } else {
@@ -394,10 +399,12 @@ impl KeyScores {
         if e.reasons == 0 {
             self.taint_hist.remove(raw.taint(node));
             self.affinity_hist.remove(raw.affinity(node));
-            for v in &mut self.views {
-                if let Some((taint, affinity)) = v.cell_hists.get_mut(orders[v.partition].cell[node] as usize) {
-                    taint.remove(raw.taint(node));
-                    affinity.remove(raw.affinity(node));
+            if self.celled {
+                for v in &mut self.views {
+                    if let Some((taint, affinity)) = v.cell_hists.get_mut(orders[v.partition].cell[node] as usize) {
+                        taint.remove(raw.taint(node));
+                        affinity.remove(raw.affinity(node));
+                    }
                 }
             }
         } else {
@@ -448,6 +455,7 @@ impl KeyScores {
         }
         let mut tree = TieTree::new(order.node.len());
         tree.build(order.node.iter().map(|&node| self.total(node as usize, raw)));
+        self.celled |= !cell_hists.is_empty();
         self.views.push(View { partition, cell_hists, tree });
         self.views.len() - 1
     }
@@ -662,9 +670,8 @@ impl ScoreCache {
         if self.keys.get(&key).is_some_and(stale) {
             self.keys.remove(&key);
         }
-        let views: usize = self.keys.values().map(|k| k.views.len()).sum();
         let new_view = self.keys.get(&key).is_none_or(|k| k.views.iter().all(|v| v.partition != partition));
-        if new_view && views >= capacity {
+        if new_view && self.keys.values().map(|k| k.views.len()).sum::<usize>() >= capacity {
             // Full. Keys more than half the nodes stale would be rebuilt on their next use
             // anyway: dropping them costs nothing. Evicting a key still current to make room
             // would have every pod rebuild one (a scan plus a tree) once keys outnumber the
@@ -717,6 +724,7 @@ impl ScoreCache {
             affinity_max: 0,
             counts: vec![0; reasons],
             views: Vec::new(),
+            celled: false,
             seen: changes.len(),
         };
         for node in 0..nodes {
