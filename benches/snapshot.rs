@@ -8,6 +8,10 @@
 //!   per-pod cost of an event-driven controller. Each call compiles the snapshot into the
 //!   engine's per-run cluster state before placing, so this is dominated by that compilation.
 //! - `place_100`: 100 pending pods in one call, for the per-pod cost when events are batched.
+//! - `update_1000`: 1,000 watch events applied in place to that snapshot (`upsert_pod` of new
+//!   and moved pods, `remove_pod`, `upsert_node` of changed nodes), the way the runtime keeps
+//!   its snapshot current between steps; cloning the snapshot is setup, not timed. Compare with
+//!   `build`, the cost of starting over.
 //!
 //! `cargo bench --bench snapshot`
 
@@ -44,7 +48,50 @@ fn snapshot(c: &mut Criterion) {
         )
     });
 
-    let snapshot = Snapshot::with_burst(nodes, Vec::new(), pods).expect("consistent snapshot");
+    let snapshot = Snapshot::with_burst(nodes.clone(), Vec::new(), pods.clone()).expect("consistent snapshot");
+    // 1,000 events: a quarter new pods, a quarter deletions, 45% pods moved to another node,
+    // 5% node updates (a label or allocatable change).
+    let events: Vec<Event> = (0..1000)
+        .map(|i| {
+            let pod = &pods[g.below(PODS as u64) as usize];
+            let node = &nodes[g.below(NODES as u64) as usize];
+            match g.below(100) {
+                0..=24 => {
+                    let mut p = pod.clone();
+                    p.name = format!("new-{i}");
+                    p.node_name = Some(node.name.clone());
+                    Event::Pod(p)
+                }
+                25..=49 => Event::Delete(pod.key()),
+                50..=94 => Event::Pod(pod.clone().on_node(&node.name)),
+                _ => Event::Node(node.clone().with_label("spillway.rs/bench", format!("{i}"))),
+            }
+        })
+        .collect();
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function(BenchmarkId::new("update_1000", format!("{NODES}_nodes_{PODS}_pods")), |b| {
+        // `iter_batched_ref`: dropping the snapshot afterwards is not timed.
+        b.iter_batched_ref(
+            || (snapshot.clone(), events.clone()),
+            |(s, events)| {
+                for e in events.drain(..) {
+                    match e {
+                        Event::Pod(p) => {
+                            s.upsert_pod(p).expect("the pod's node exists");
+                        }
+                        Event::Delete(key) => {
+                            s.remove_pod(&key);
+                        }
+                        Event::Node(n) => {
+                            s.upsert_node(n).expect("a valid node");
+                        }
+                    }
+                }
+                black_box(&*s);
+            },
+            BatchSize::LargeInput,
+        )
+    });
     let engine = Engine::new(Policy::default()).expect("default policy is valid");
     for count in [1, 100] {
         let batch = &pending[..count];
@@ -55,6 +102,14 @@ fn snapshot(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+/// A watch event, as the benchmark applies it.
+#[derive(Clone)]
+enum Event {
+    Pod(spillway::Pod),
+    Delete(String),
+    Node(spillway::Node),
 }
 
 criterion_group!(benches, snapshot);
