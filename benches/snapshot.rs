@@ -60,10 +60,10 @@ fn snapshot(c: &mut Criterion) {
                     let mut p = pod.clone();
                     p.name = format!("new-{i}");
                     p.node_name = Some(node.name.clone());
-                    Event::Pod(p)
+                    Event::Pod(Box::new(p))
                 }
                 25..=49 => Event::Delete(pod.key()),
-                50..=94 => Event::Pod(pod.clone().on_node(&node.name)),
+                50..=94 => Event::Pod(Box::new(pod.clone().on_node(&node.name))),
                 _ => Event::Node(node.clone().with_label("spillway.rs/bench", format!("{i}"))),
             }
         })
@@ -77,7 +77,7 @@ fn snapshot(c: &mut Criterion) {
                 for e in events.drain(..) {
                     match e {
                         Event::Pod(p) => {
-                            s.upsert_pod(p).expect("the pod's node exists");
+                            s.upsert_pod(*p).expect("the pod's node exists");
                         }
                         Event::Delete(key) => {
                             s.remove_pod(&key);
@@ -107,7 +107,7 @@ fn snapshot(c: &mut Criterion) {
 /// A watch event, as the benchmark applies it.
 #[derive(Clone)]
 enum Event {
-    Pod(spillway::Pod),
+    Pod(Box<spillway::Pod>),
     Delete(String),
     Node(spillway::Node),
 }
