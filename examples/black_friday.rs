@@ -17,6 +17,10 @@
 //! current directory). Exit status: 0 on success, 1 when the input cannot be loaded, 2 on a
 //! usage error.
 
+#[path = "support/black_friday_crowd.rs"]
+mod black_friday_crowd;
+use black_friday_crowd::crowd;
+
 #[path = "support/cli.rs"]
 mod cli;
 
@@ -26,7 +30,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use spillway::scenario::Scenario;
-use spillway::sim::{FlashCrowd, SimConfig, SimPolicy, compare};
+use spillway::sim::{SimConfig, SimPolicy, compare};
 
 const DEFAULT_SCENARIO: &str = include_str!("scenarios/black-friday.yaml");
 
@@ -37,23 +41,6 @@ Without SCENARIO the bundled examples/scenarios/black-friday.yaml is used.\n\n\
   --seed N             seed of the run (default 42)\n\
   --policies P,P...    policies to compare (default Never,VirtualNode,Overflow,CostAware)\n\
   -h, --help           show this help";
-
-/// The crowd: storefront's HPA from 12 to 45 replicas of 0.5 vCPU / 1 GiB.
-pub fn crowd() -> FlashCrowd {
-    FlashCrowd {
-        namespace: "shop".into(),
-        template: "storefront".into(),
-        cpu_millis: 0,
-        memory_bytes: 0,
-        baseline: 12,
-        peak: 45,
-        start_seconds: 600,
-        ramp_seconds: 300,
-        hold_seconds: 2400,
-        decay_seconds: 900,
-        step_seconds: 15,
-    }
-}
 
 struct Args {
     files: Vec<String>,

@@ -1,6 +1,9 @@
 //! The what-if simulator: a golden scenario checked number by number, determinism,
 //! conservation of pods, sanity properties across policies, inputs (CSV, traces) and outputs.
 
+#[path = "../examples/support/black_friday_crowd.rs"]
+mod black_friday_crowd;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -490,20 +493,7 @@ spec: {allocatable: {cpu: "4", memory: 16Gi, pods: "110"}, labels: {pool: p}, ho
 /// simulator or the runtime that moves any of these must come with the README's new table.
 #[test]
 fn the_readme_black_friday_table_holds() {
-    let crowd = FlashCrowd {
-        namespace: "shop".into(),
-        template: "storefront".into(),
-        cpu_millis: 0,
-        memory_bytes: 0,
-        baseline: 12,
-        peak: 45,
-        start_seconds: 600,
-        ramp_seconds: 300,
-        hold_seconds: 2400,
-        decay_seconds: 900,
-        step_seconds: 15,
-    }
-    .workload();
+    let crowd = black_friday_crowd::crowd().workload();
     let config = SimConfig { seed: 42, ..SimConfig::default() };
     let report = compare(&black_friday(), &crowd, &SimPolicy::ALL, &config).unwrap();
     let rows: Vec<(SimPolicy, i64, i64, u64, u64, u64, u64)> = report

@@ -193,7 +193,7 @@ impl Resources {
     /// let mut r = Resources::parse([("cpu", "2"), ("memory", "1Gi")])?;
     /// r.sub(&Resources::parse([("cpu", "500m")])?);
     /// assert_eq!((r.cpu_millis, r.memory), (1500, 1 << 30));
-    /// # Ok::<(), spillway::ResourcesError>(())
+    /// # Ok::<(), spillway::model::ResourcesError>(())
     /// ```
     pub fn sub(&mut self, other: &Resources) {
         self.zip_with(other, i64::saturating_sub);
