@@ -172,6 +172,8 @@ async fn bind_maps_not_found_server_errors_and_forbidden() {
         (503, json!("upstream unavailable")),
         (403, failure(403, "Forbidden", "pods \"web-0\" is forbidden: cannot create resource \"pods/binding\"")),
         (429, failure(429, "TooManyRequests", "Too many requests, please try again later.")),
+        (422, failure(422, "Invalid", "Binding.core \"web-0\" is invalid: target.name: Required value")),
+        (400, failure(400, "BadRequest", "the server rejected our request")),
     ];
     for (code, body) in cases {
         let (client, mut api) = mock_client();
@@ -179,6 +181,10 @@ async fn bind_maps_not_found_server_errors_and_forbidden() {
         let (result, _) = tokio::join!(binder.bind(pod(), "vm-1"), answer(&mut api, code, body));
         match (code, result) {
             (404, Err(BindError::NotFound { pod })) => assert_eq!(pod, "shop/web-0"),
+            (422 | 400, Err(BindError::Rejected { pod, message })) => {
+                assert_eq!(pod, "shop/web-0");
+                assert!(message.contains("invalid") || message.contains("rejected"), "{message}");
+            }
             (403, Err(BindError::Transient { message, .. })) => {
                 assert!(message.contains("forbidden") && message.contains("RBAC"), "{message}")
             }

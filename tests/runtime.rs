@@ -750,3 +750,38 @@ async fn a_reservation_on_a_removed_node_is_released() {
     t.r.reconcile().await;
     assert!(bursting(t.r.placement("shop/web-2")).is_some());
 }
+
+#[tokio::test]
+async fn a_rejected_bind_is_planned_again_and_holds_no_node() {
+    let mut t = rig();
+    t.r.handle(ClusterEvent::NodeAdded(vm("vm-1", "2")));
+    t.add(&[pod("a", "2")]);
+    t.binder.fail_next_binds([BindError::Rejected { pod: "shop/a".into(), message: "invalid binding".into() }]);
+    t.r.reconcile().await;
+    assert_eq!(t.r.placement("shop/a"), Some(&Placement::Pending));
+    assert!(matches!(t.kinds("shop/a")[..], [EventKind::BindFailed { error, .. }] if error.contains("rejected")));
+    // Not in doubt (unlike a timeout): vm-1 is free for another pod meanwhile.
+    t.add(&[pod("b", "2")]);
+    t.r.reconcile().await;
+    assert_eq!(bound(t.r.placement("shop/b")), Some("vm-1"));
+    // a, planned again after its backoff, bursts.
+    t.advance(1);
+    t.r.reconcile().await;
+    assert!(bursting(t.r.placement("shop/a")).is_some());
+    assert_eq!(t.binder.calls(), ["bind shop/a vm-1", "bind shop/b vm-1"]);
+}
+
+#[tokio::test]
+async fn the_event_log_stays_bounded() {
+    let config = RuntimeConfig { max_events: 4, ..RuntimeConfig::default() };
+    let mut t = rig_with(config);
+    // Each of these pods waits for capacity: one Unschedulable event apiece, ten in all.
+    t.r.handle(ClusterEvent::NodeAdded(vm("vm-1", "1")));
+    for i in 0..10 {
+        t.add(&[Pod::new("shop", format!("big-{i}")).with_container(Resources::parse([("cpu", "8")]).unwrap())]);
+        t.r.reconcile().await;
+    }
+    let kept: Vec<&str> = t.r.events().iter().filter_map(|e| e.pod.as_deref()).collect();
+    assert!((4..8).contains(&kept.len()), "{kept:?}");
+    assert_eq!(kept.last(), Some(&"shop/big-9"), "the latest event is kept");
+}

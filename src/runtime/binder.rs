@@ -35,6 +35,16 @@ pub enum BindError {
         /// `namespace/name` of the pod.
         pod: String,
     },
+    /// The request was rejected as invalid (an API server's `400` or `422`): repeating it will
+    /// not help. A bind so rejected did not happen; the reconciler plans the pod again after
+    /// its backoff.
+    #[error("the request for pod {pod} was rejected: {message}")]
+    Rejected {
+        /// `namespace/name` of the pod.
+        pod: String,
+        /// Why, as the API server said.
+        message: String,
+    },
     /// A failure that retrying may cure (API server unavailable, timeout).
     #[error("transient failure for pod {pod}: {message}")]
     Transient {

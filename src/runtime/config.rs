@@ -64,6 +64,10 @@ pub struct RuntimeConfig {
     /// arriving within this time is bound to the reserved node; after it the capacity is
     /// released and the replacement, if it comes, is planned like any pending pod.
     pub replacement_wait: Duration,
+    /// The event log keeps at least this many latest events (see
+    /// [`Reconciler::events`](super::Reconciler::events)); the older ones go once twice as many
+    /// have gathered, so a long [`run`](super::Reconciler::run) stays bounded.
+    pub max_events: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -76,6 +80,7 @@ impl Default for RuntimeConfig {
             eviction_retry: Duration::from_secs(30),
             max_eviction_refusals: 10,
             replacement_wait: Duration::from_secs(60),
+            max_events: 10_000,
         }
     }
 }

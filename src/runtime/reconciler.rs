@@ -465,7 +465,9 @@ impl Reconciler {
         self.nodes.values()
     }
 
-    /// The events so far, oldest first.
+    /// The events so far, oldest first: at least the latest
+    /// [`max_events`](RuntimeConfig::max_events) (older ones are dropped once twice as many
+    /// have gathered; every event was logged and counted when it happened).
     pub fn events(&self) -> &[RuntimeEvent] {
         &self.events
     }
@@ -487,6 +489,11 @@ impl Reconciler {
         let event = RuntimeEvent { at, pod: pod.map(str::to_string), kind };
         telemetry::emit(&event);
         self.events.push(event);
+        // Bounded for long runs (`run` holds the reconciler, so nobody takes them meanwhile).
+        let max = self.config.max_events.max(1);
+        if self.events.len() >= max.saturating_mul(2) {
+            self.events.drain(..self.events.len() - max);
+        }
     }
 
     /// Reconcile steps started so far (the `step` field of the `reconcile` span).

@@ -45,6 +45,7 @@ const ALL_PODS: &str = "(all pods)";
 /// | evict | `201` | `Ok` |
 /// | evict | `429` from a disruption budget | [`BindError::Refused`], with the budget's message |
 /// | evict | `409` (the uid precondition failed: the pod was replaced) | [`BindError::NotFound`] |
+/// | bind, evict | `400`, `422` (invalid) | [`BindError::Rejected`] (a bind is not in doubt: the pod is planned again) |
 /// | any | timeout, `5xx`, `429` throttling, connection errors, `401`/`403` and other answers | [`BindError::Transient`] (a bind stays in doubt and is retried to the same node) |
 ///
 /// The API server checks disruption budgets only for running pods: it evicts a `Pending` pod
@@ -184,6 +185,7 @@ fn api_error(pod: &str, what: &str, status: &Status) -> BindError {
     let message = status_message(status);
     match status.code {
         404 => BindError::NotFound { pod: pod.to_string() },
+        400 | 422 => BindError::Rejected { pod: pod.to_string(), message: format!("{what}: {message}") },
         401 => transient(pod, format!("{what}: unauthorized ({message}); check the client's credentials")),
         403 => transient(
             pod,
