@@ -122,8 +122,8 @@ fn instance_cost(target: &BurstTarget, pod: &Pod, size: InstanceSize) -> Money {
 fn instance_stand_in(pod: &Pod, target: &str) -> Pod {
     Pod {
         namespace: pod.namespace.clone(),
-        name: format!("{}~instance", pod.name),
-        uid: format!("{}~instance", pod.uid),
+        name: format!("{}{INSTANCE}", pod.name),
+        uid: format!("{}{INSTANCE}", pod.uid),
         containers: pod.containers.clone(),
         init_containers: pod.init_containers.clone(),
         overhead: pod.overhead.clone(),
@@ -139,7 +139,7 @@ fn instance_stand_in(pod: &Pod, target: &str) -> Pod {
 fn leftover_stand_in(target: &str, key: &InstanceKey, size: InstanceSize) -> Pod {
     let requests =
         crate::model::Resources { cpu_millis: size.cpu_millis, memory: size.memory_bytes, ..Default::default() };
-    let mut pod = Pod::new("~leftover", format!("{key}~{target}")).with_container(requests);
+    let mut pod = Pod::new(LEFTOVERS, leftover_name(target, key)).with_container(requests);
     pod.node_name = Some(target.to_string());
     pod
 }
@@ -245,8 +245,8 @@ fn same_template(template: &Pod, pod: &Pod) -> bool {
 /// Kubernetes pod can have, with its labels and rules (its replacement will have them).
 fn reservation_stand_in(r: &Reservation) -> Pod {
     let mut pod = r.template.clone();
-    pod.name = format!("{}~reserved", pod.name);
-    pod.uid = format!("{}~reserved", pod.uid);
+    pod.name = format!("{}{RESERVED}", pod.name);
+    pod.uid = format!("{}{RESERVED}", pod.uid);
     pod.node_name = Some(r.drain.node.clone());
     pod
 }
@@ -280,7 +280,41 @@ fn view_places<'a>(
 
 /// The snapshot key of the stand-in for the instance of pod `key` (see [`instance_stand_in`]).
 fn stand_in_key(key: &str) -> String {
-    format!("{key}~instance")
+    format!("{key}{INSTANCE}")
+}
+
+/// The suffixes and namespace that name the engine's stand-ins (`~` is in no Kubernetes name),
+/// in one place so building a stand-in and finding it again agree.
+const INSTANCE: &str = "~instance";
+const RESERVED: &str = "~reserved";
+const LEFTOVERS: &str = "~leftover";
+
+fn leftover_name(target: &str, key: &InstanceKey) -> String {
+    format!("{key}~{target}")
+}
+
+/// The snapshot key of the stand-in for a leftover instance (see [`leftover_stand_in`]).
+fn leftover_key(target: &str, key: &InstanceKey) -> String {
+    format!("{LEFTOVERS}/{}", leftover_name(target, key))
+}
+
+/// The snapshot key of a reservation's stand-in (see [`reservation_stand_in`]).
+fn reservation_key(r: &Reservation) -> String {
+    format!("{}{RESERVED}", r.evicted)
+}
+
+/// The leftover instances that count in the engine's snapshot, with their sizes: those still
+/// to be deleted, of a known size, on a target still configured.
+fn counted_leftovers<'a>(
+    sizes: &'a BTreeMap<(String, InstanceKey), InstanceSize>,
+    leftovers: &BTreeMap<(String, InstanceKey), String>,
+    backends: &BTreeMap<String, BackendSlot>,
+) -> BTreeMap<&'a (String, InstanceKey), InstanceSize> {
+    sizes
+        .iter()
+        .filter(|(place, _)| leftovers.contains_key(*place) && backends.contains_key(&place.0))
+        .map(|(place, size)| (place, *size))
+        .collect()
 }
 
 struct BackendSlot {
@@ -1002,12 +1036,7 @@ impl Reconciler {
         }
         // An instance still to be deleted (a failed one, an orphan, a drained-back pod's whose
         // delete failed) counts against its target's quotas and the spend cap until it is gone.
-        let leftovers: BTreeMap<&(String, InstanceKey), InstanceSize> = self
-            .leftover_sizes
-            .iter()
-            .filter(|(place, _)| self.leftovers.contains_key(*place) && self.backends.contains_key(&place.0))
-            .map(|(place, size)| (place, *size))
-            .collect();
+        let leftovers = counted_leftovers(&self.leftover_sizes, &self.leftovers, &self.backends);
         let gone: Vec<(String, InstanceKey)> = self
             .view_leftovers
             .iter()
@@ -1015,7 +1044,7 @@ impl Reconciler {
             .map(|(place, _)| place.clone())
             .collect();
         for (target, key) in gone {
-            view.remove_pod(&leftover_stand_in(&target, &key, InstanceSize::default()).key());
+            view.remove_pod(&leftover_key(&target, &key));
             self.view_leftovers.remove(&(target, key));
         }
         for (place, size) in leftovers {
@@ -1025,14 +1054,13 @@ impl Reconciler {
             }
         }
         // Capacity held for replacements.
-        let reserved: BTreeSet<String> = self.reservations.iter().map(|r| reservation_stand_in(r).key()).collect();
+        let reserved: BTreeSet<String> = self.reservations.iter().map(reservation_key).collect();
         for key in self.view_reservations.difference(&reserved) {
             view.remove_pod(key);
         }
         for r in &self.reservations {
-            let stand_in = reservation_stand_in(r);
-            if !self.view_reservations.contains(&stand_in.key()) {
-                view.upsert_pod(stand_in)?;
+            if !self.view_reservations.contains(&reservation_key(r)) {
+                view.upsert_pod(reservation_stand_in(r))?;
             }
         }
         self.view_reservations = reserved;
@@ -1061,10 +1089,8 @@ impl Reconciler {
                 placed.push(instance_stand_in(&state.pod, target));
             }
         }
-        for ((target, key), size) in &self.leftover_sizes {
-            if self.leftovers.contains_key(&(target.clone(), key.clone())) && self.backends.contains_key(target) {
-                placed.push(leftover_stand_in(target, key, *size));
-            }
+        for ((target, key), size) in counted_leftovers(&self.leftover_sizes, &self.leftovers, &self.backends) {
+            placed.push(leftover_stand_in(target, key, size));
         }
         placed.extend(self.reservations.iter().map(reservation_stand_in));
         placed.sort_by_key(Pod::key);
