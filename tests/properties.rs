@@ -1375,3 +1375,34 @@ fn explained_insufficient_resources_do_not_depend_on_node_order() {
     assert_eq!(fit_reasons(vec![fpga_node.clone(), gpu_node.clone()]), by_name, "fpga-node listed first");
     assert_eq!(fit_reasons(vec![gpu_node, fpga_node]), by_name, "gpu-node listed first");
 }
+
+/// Nodes whose usage differs only where the non-zero defaults hide it must not share kept
+/// verdicts: a pod with no memory request counts as 200Mi when scoring (kube's non-zero
+/// default) but as 0 when fitting, so `a` (a 200Mi pod) and `b` (a pod requesting no memory)
+/// score alike, yet only `b` has room for 900Mi. The engine evaluates nodes of one resource
+/// state once per pod; the state must hold the real requests too.
+#[test]
+fn nodes_alike_only_in_non_zero_requests_are_told_apart() {
+    let alloc = Resources::parse([("cpu", "4"), ("memory", "1Gi"), ("pods", "10")]).expect("valid");
+    let nodes: Vec<Node> = ["a", "b"].iter().map(|n| Node::new(*n).with_allocatable(alloc.clone())).collect();
+    let with_memory = Pod::new("default", "on-a")
+        .with_container(Resources::parse([("cpu", "100m"), ("memory", "200Mi")]).expect("valid"))
+        .on_node("a");
+    let without_memory =
+        Pod::new("default", "on-b").with_container(Resources::parse([("cpu", "100m")]).expect("valid")).on_node("b");
+    let snapshot = Snapshot::new(nodes, vec![with_memory, without_memory]).expect("valid snapshot");
+    let pending: Vec<Pod> = (0..2)
+        .map(|i| {
+            Pod::new("default", format!("big-{i}"))
+                .with_container(Resources::parse([("cpu", "100m"), ("memory", "900Mi")]).expect("valid"))
+        })
+        .collect();
+    let engine = engine(Policy::default());
+    let plan = engine.place(&snapshot, &pending);
+    assert_eq!(plan, engine.place_reference(&snapshot, &pending));
+    assert!(
+        matches!(&plan.decisions[0].outcome, Outcome::Node { node, .. } if node == "b"),
+        "only b has 900Mi free: {:?}",
+        plan.decisions[0].outcome
+    );
+}

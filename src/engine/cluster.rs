@@ -219,6 +219,14 @@ pub(crate) struct Cluster<'s> {
     /// Every node whose usage changed (assumed or rolled back placements), in order: what the
     /// score caches re-evaluate.
     pub(crate) changes: Vec<u32>,
+    /// Per node, the id of its *resource state*: everything the node-local dynamic filters and
+    /// scores read of it (allocatable, requests, non-zero requests, pod count and room, host
+    /// ports). Nodes of one state get the same verdict and node-local scores from a pod, so a
+    /// pod's scores are computed once per state ([`StateMemo`](super::StateMemo)). Ids are
+    /// dense and never reused within a run.
+    pub(crate) state: Vec<u32>,
+    /// The ids of the states seen, by their contents.
+    state_ids: super::fxhash::FxHashMap<Box<[i64]>, u32>,
 }
 
 impl<'s> Cluster<'s> {
@@ -279,6 +287,8 @@ impl<'s> Cluster<'s> {
             name_hash: nodes.iter().map(|node| tie_hash(node.name.as_bytes())).collect(),
             insufficient,
             changes: Vec::new(),
+            state: Vec::new(),
+            state_ids: Default::default(),
             reasons,
             resources,
         };
@@ -302,7 +312,37 @@ impl<'s> Cluster<'s> {
             let nz = pod.non_zero_requests();
             c.assume(node, pod, PodTerms::new(pod, hard_weight), &sparse, nz.cpu_millis, nz.memory);
         }
+        // States are interned once the placed pods are in (`assume` keeps them current after).
+        c.state = (0..n).map(|node| c.state_id(node)).collect();
         c
+    }
+
+    /// Number of resource state ids handed out so far.
+    pub(crate) fn states(&self) -> usize {
+        self.state_ids.len()
+    }
+
+    /// The id of `node`'s current resource state (see [`state`](Self::state)).
+    fn state_id(&mut self, node: usize) -> u32 {
+        let row = node * self.width;
+        let mut key = Vec::with_capacity(2 * self.width + 5);
+        key.extend_from_slice(&self.alloc[row..row + self.width]);
+        key.extend_from_slice(&self.requested[row..row + self.width]);
+        key.extend([self.nz_cpu[node], self.nz_mem[node], self.pod_count[node], self.allowed_pods[node]]);
+        if !self.ports[node].is_empty() {
+            // Host ports in use: a state of its own (rare, and ports do not reduce to numbers).
+            key.push(-1 - node as i64);
+            key.push(self.changes.len() as i64);
+        }
+        let next = self.state_ids.len() as u32;
+        *self.state_ids.entry(key.into_boxed_slice()).or_insert(next)
+    }
+
+    /// Re-interns `node`'s state after its usage changed (not while the cluster is built).
+    fn restate(&mut self, node: usize) {
+        if !self.state.is_empty() {
+            self.state[node] = self.state_id(node);
+        }
     }
 
     /// The topology domains of `key`: each node's domain id (by its value of the label), so
@@ -441,6 +481,7 @@ impl<'s> Cluster<'s> {
         self.pod_count[node] += 1;
         self.ports[node].extend_from_slice(&pod.host_ports);
         self.changes.push(node as u32);
+        self.restate(node);
     }
 
     /// The members with inter-pod terms (ascending) of which some term may select `pod`: a
@@ -485,6 +526,7 @@ impl<'s> Cluster<'s> {
                 }
             }
             self.changes.push(m.node as u32);
+            self.restate(m.node);
             let namespace_labels = self.namespaces.get(&m.pod.namespace).unwrap_or(&self.no_labels);
             self.counts.get_mut().update(m.pod, namespace_labels, m.node, -1);
             if self.with_affinity.last() == Some(&index) {

@@ -108,6 +108,48 @@ struct Scratch {
     reference: bool,
     /// The placed pods whose inter-pod terms may concern the pod being placed.
     about: Vec<usize>,
+    /// The pod's node-local evaluations per resource state.
+    memo: StateMemo,
+}
+
+/// The node-local evaluations of the pod being placed, per resource state
+/// ([`Cluster::state`]): nodes that pass every static filter and share a state get the same
+/// verdict and node-local scores, so each state is evaluated once per pod (freshly built
+/// clusters, autoscaled nodes and nodes running only DaemonSets share a few states).
+#[derive(Default)]
+struct StateMemo {
+    /// Per state, the generation its value was computed in.
+    stamp: Vec<u32>,
+    value: Vec<score_cache::NodeEval>,
+    generation: u32,
+}
+
+impl StateMemo {
+    /// Forgets every value (a new pod), with room for `states` states.
+    fn start(&mut self, states: usize) {
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamp.fill(0);
+            self.generation = 1;
+        }
+        if self.stamp.len() < states {
+            self.stamp.resize(states, 0);
+            self.value.resize(states, score_cache::NodeEval { reasons: 0, fixed: false, local: 0 });
+        }
+    }
+
+    /// The value of `state`, computed with `eval` unless known.
+    #[inline]
+    fn get(&mut self, state: u32, eval: impl FnOnce() -> score_cache::NodeEval) -> score_cache::NodeEval {
+        let i = state as usize;
+        if self.stamp[i] == self.generation {
+            return self.value[i];
+        }
+        let v = eval();
+        self.stamp[i] = self.generation;
+        self.value[i] = v;
+        v
+    }
 }
 
 impl Engine {
@@ -457,9 +499,10 @@ fn cached_best(
     use_subset: bool,
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
+    memo: &mut StateMemo,
 ) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
     let partition = cache.partition(&[], &cluster.name_hash, || (vec![0; cluster.nodes.len()], 1))?;
-    let (kept, view, order, _) = kept_scores(cluster, r, ctx, class, active, use_subset, cache, buf, partition)?;
+    let (kept, view, order, _) = kept_scores(cluster, r, ctx, class, active, use_subset, cache, buf, memo, partition)?;
     let best = kept.best(view, order, ctx.info.hash);
     let counts = best.is_none().then(|| kept.counts.clone());
     Some((best, counts))
@@ -477,6 +520,7 @@ fn kept_scores<'c>(
     use_subset: bool,
     cache: &'c mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
+    memo: &mut StateMemo,
     partition: usize,
 ) -> Option<(&'c mut score_cache::KeyScores, usize, &'c score_cache::HashOrder, score_cache::Normalised<'c>)> {
     let info = &ctx.info;
@@ -504,6 +548,9 @@ fn kept_scores<'c>(
         }
     }
     let first_dynamic = active.iter().find(|(_, f)| !classes::is_static(*f)).map_or(usize::MAX, |&(i, _)| i);
+    // Every node is evaluated (no NodeAffinity name subset): the per-state memo applies.
+    let whole = !use_subset || info.name_subset == NameSubset::All;
+    memo.start(cluster.states());
     let key = score_cache::ScoreKey {
         class: std::rc::Rc::as_ptr(class) as usize,
         req: info.req.clone(),
@@ -519,22 +566,30 @@ fn kept_scores<'c>(
         &cluster.changes,
         &cluster.name_hash,
         |node, lists| {
-            buf.clear();
-            node_reasons(cluster, r, ctx, Some(class), active, use_subset, node, buf);
-            if !buf.is_empty() {
-                // Outside the name subset, or failing a static filter before any that reads usage.
-                let fixed = (use_subset && info.name_subset.excludes(&cluster.nodes[node].name))
-                    || (class.fail_at[node] != classes::PASS && usize::from(class.fail_at[node]) < first_dynamic);
-                return score_cache::NodeEval { reasons: lists.intern(buf), fixed, local: 0 };
+            let mut eval = |lists: &mut score_cache::ReasonLists| {
+                buf.clear();
+                node_reasons(cluster, r, ctx, Some(class), active, use_subset, node, buf);
+                if !buf.is_empty() {
+                    // Outside the name subset, or failing a static filter before any that reads usage.
+                    let fixed = (use_subset && info.name_subset.excludes(&cluster.nodes[node].name))
+                        || (class.fail_at[node] != classes::PASS && usize::from(class.fail_at[node]) < first_dynamic);
+                    return score_cache::NodeEval { reasons: lists.intern(buf), fixed, local: 0 };
+                }
+                let mut local = 0;
+                if let Some((scored, weight)) = &fit {
+                    local += weight * r.fit.score(cluster, scored, node);
+                }
+                if let Some((requests, weight)) = &balanced {
+                    local += weight * balanced_allocation::score(cluster, requests, node);
+                }
+                score_cache::NodeEval { reasons: 0, fixed: false, local }
+            };
+            // A node past every static filter is evaluated on its resource state alone.
+            if whole && class.fail_at[node] == classes::PASS {
+                memo.get(cluster.state[node], || eval(lists))
+            } else {
+                eval(lists)
             }
-            let mut local = 0;
-            if let Some((scored, weight)) = &fit {
-                local += weight * r.fit.score(cluster, scored, node);
-            }
-            if let Some((requests, weight)) = &balanced {
-                local += weight * balanced_allocation::score(cluster, requests, node);
-            }
-            score_cache::NodeEval { reasons: 0, fixed: false, local }
         },
     )?;
     Some((kept, view, order, raw))
@@ -564,6 +619,7 @@ fn domain_best(
     use_subset: bool,
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
+    memo: &mut StateMemo,
 ) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
     let n = cluster.nodes.len();
     if n == 0 {
@@ -646,7 +702,7 @@ fn domain_best(
                 && affinity.is_none_or(|a| a.filter_coarse(node).is_none())
         })
         .collect();
-    let (kept, view, order, raw) = kept_scores(cluster, r, ctx, class, local, use_subset, cache, buf, partition)?;
+    let (kept, view, order, raw) = kept_scores(cluster, r, ctx, class, local, use_subset, cache, buf, memo, partition)?;
     if cell_ok.len() != order.cells.len() {
         return None;
     }
@@ -793,9 +849,9 @@ fn place_one<'a>(
     let cached = match &class {
         Some(c) if !s.reference => {
             if local_only(r, &ctx) {
-                cached_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons)
+                cached_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
             } else {
-                domain_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons)
+                domain_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
             }
         }
         _ => None,

@@ -155,80 +155,87 @@ impl HashOrder {
 #[derive(Debug)]
 struct TieTree {
     size: usize,
-    max: Vec<i64>,
-    count: Vec<u32>,
+    /// Per tree node, the max over its leaves and how many leaves hold it; children of `i`
+    /// at `2i` and `2i + 1`, leaves from `size` (siblings share a cache line).
+    cells: Vec<Cell>,
 }
 
-fn combine(a: (i64, u32), b: (i64, u32)) -> (i64, u32) {
-    match a.0.cmp(&b.0) {
+/// One node of a [`TieTree`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cell {
+    max: i64,
+    count: u32,
+}
+
+#[inline]
+fn combine(a: Cell, b: Cell) -> Cell {
+    match a.max.cmp(&b.max) {
         std::cmp::Ordering::Greater => a,
         std::cmp::Ordering::Less => b,
-        std::cmp::Ordering::Equal => (a.0, a.1 + b.1),
+        std::cmp::Ordering::Equal => Cell { max: a.max, count: a.count + b.count },
     }
 }
 
 impl TieTree {
     fn new(len: usize) -> TieTree {
         let size = len.next_power_of_two().max(1);
-        TieTree { size, max: vec![INFEASIBLE; 2 * size], count: vec![1; 2 * size] }
-    }
-
-    fn pull(&mut self, i: usize) {
-        let (m, c) = combine((self.max[2 * i], self.count[2 * i]), (self.max[2 * i + 1], self.count[2 * i + 1]));
-        self.max[i] = m;
-        self.count[i] = c;
+        TieTree { size, cells: vec![Cell { max: INFEASIBLE, count: 1 }; 2 * size] }
     }
 
     /// Sets every leaf, then every inner node.
     fn build(&mut self, leaves: impl Iterator<Item = i64>) {
-        for (i, v) in leaves.enumerate() {
-            self.max[self.size + i] = v;
+        for (leaf, v) in self.cells[self.size..].iter_mut().zip(leaves) {
+            leaf.max = v;
         }
         for i in (1..self.size).rev() {
-            self.pull(i);
+            self.cells[i] = combine(self.cells[2 * i], self.cells[2 * i + 1]);
         }
     }
 
+    #[inline]
     fn get(&self, pos: usize) -> i64 {
-        self.max[self.size + pos]
+        self.cells[self.size + pos].max
     }
 
     fn set(&mut self, pos: usize, v: i64) {
+        let cells = &mut self.cells[..];
         let mut i = self.size + pos;
-        self.max[i] = v;
+        cells[i].max = v;
         while i > 1 {
+            let sibling = cells[i ^ 1];
+            let here = cells[i];
             i /= 2;
-            let before = (self.max[i], self.count[i]);
-            self.pull(i);
-            if (self.max[i], self.count[i]) == before {
+            let up = combine(here, sibling);
+            if cells[i] == up {
                 break;
             }
+            cells[i] = up;
         }
     }
 
     /// Max and count over positions `lo..hi`.
     fn query(&self, lo: usize, hi: usize) -> (i64, u32) {
         let (mut l, mut r) = (lo + self.size, hi + self.size);
-        let mut acc = (INFEASIBLE, 0);
+        let mut acc = Cell { max: INFEASIBLE, count: 0 };
         while l < r {
             if l & 1 == 1 {
-                acc = combine(acc, (self.max[l], self.count[l]));
+                acc = combine(acc, self.cells[l]);
                 l += 1;
             }
             if r & 1 == 1 {
                 r -= 1;
-                acc = combine(acc, (self.max[r], self.count[r]));
+                acc = combine(acc, self.cells[r]);
             }
             l /= 2;
             r /= 2;
         }
-        acc
+        (acc.max, acc.count)
     }
 
     /// The first position in `lo..hi` whose value is `top` (the range's max).
     fn first(&self, lo: usize, hi: usize, top: i64) -> Option<usize> {
         fn go(t: &TieTree, i: usize, from: usize, to: usize, lo: usize, hi: usize, top: i64) -> Option<usize> {
-            if to <= lo || hi <= from || t.max[i] < top {
+            if to <= lo || hi <= from || t.cells[i].max < top {
                 return None;
             }
             if i >= t.size {
@@ -250,7 +257,7 @@ impl TieTree {
     /// [`best`](Self::best) over positions `lo..hi`, within which the hashes are sorted.
     fn best_in(&self, order: &HashOrder, pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
         let (top, mut count) = if (lo, hi) == (0, order.hash.len()) {
-            (self.max[1], self.count[1])
+            (self.cells[1].max, self.cells[1].count)
         } else if lo < hi {
             self.query(lo, hi)
         } else {
@@ -331,7 +338,14 @@ impl Histogram {
         self.0.iter().map(|&(_, c)| c).sum()
     }
 
+    #[inline]
     fn add(&mut self, v: i64) {
+        if let Some(last) = self.0.last_mut()
+            && last.0 == v
+        {
+            last.1 += 1;
+            return;
+        }
         match self.0.binary_search_by_key(&v, |&(x, _)| x) {
             Ok(i) => self.0[i].1 += 1,
             Err(i) => self.0.insert(i, (v, 1)),
@@ -351,7 +365,7 @@ impl Histogram {
 impl KeyScores {
     fn bytes(nodes: usize) -> usize {
         // The evaluations, and the tree: twice the leaves (a power of two), a total and a count each.
-        nodes * std::mem::size_of::<NodeEval>() + 2 * nodes.next_power_of_two() * (8 + 4)
+        nodes * std::mem::size_of::<NodeEval>() + 2 * nodes.next_power_of_two() * std::mem::size_of::<Cell>()
     }
 
     #[inline]
@@ -420,8 +434,9 @@ impl KeyScores {
         self.affinity_max = self.affinity_hist.max();
         for i in 0..self.views.len() {
             let order = &orders[self.views[i].partition];
-            let totals: Vec<i64> = order.node.iter().map(|&node| self.total(node as usize, raw)).collect();
-            self.views[i].tree.build(totals.into_iter());
+            let mut tree = std::mem::replace(&mut self.views[i].tree, TieTree { size: 0, cells: Vec::new() });
+            tree.build(order.node.iter().map(|&node| self.total(node as usize, raw)));
+            self.views[i].tree = tree;
         }
     }
 
