@@ -9,11 +9,16 @@
 //! anti-affinity or zone spread), `burst` (nodes 95% full, an ACI-like target takes the
 //! overflow), `karpenter` (Karpenter's "diverse" scheduling benchmark proportions). The time
 //! covers one `Engine::place` call, snapshot compilation included; generation is not timed.
+//!
+//! Per-pod latency: each decision is timestamped as the engine hands it over
+//! ([`Engine::place_observed`]); a pod's latency is the time since the previous decision (the
+//! first pod's includes compiling the snapshot). `pod_p50_us`, `pod_p99_us` and `pod_max_us`
+//! are their percentiles in microseconds.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use spillway::{Engine, Outcome, Policy};
+use spillway::{Engine, Outcome, PlaceOptions, Pod, Policy};
 
 #[path = "../benches/support/gen.rs"]
 mod generator;
@@ -45,19 +50,36 @@ fn main() -> ExitCode {
     let pending = generator::pending(mix, pods, &mut g);
     let engine = Engine::new(Policy::default()).expect("the default policy is valid");
 
+    let refs: Vec<&Pod> = pending.iter().collect();
+    let mut stamps: Vec<Instant> = Vec::with_capacity(pods);
     let start = Instant::now();
-    let plan = engine.place(&snapshot, &pending);
+    let plan = engine.place_observed(&snapshot, &refs, PlaceOptions::default(), |_| stamps.push(Instant::now()));
     let seconds = start.elapsed().as_secs_f64();
+    let mut latencies: Vec<f64> = stamps
+        .iter()
+        .scan(start, |previous, &t| {
+            let gap = t.duration_since(*previous).as_secs_f64() * 1e6;
+            *previous = t;
+            Some(gap)
+        })
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    let percentile = |p: f64| {
+        latencies.get(((latencies.len() as f64 * p).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0.0)
+    };
 
     let count = |f: fn(&Outcome) -> bool| plan.decisions.iter().filter(|d| f(&d.outcome)).count();
     let placed = count(|o| matches!(o, Outcome::Node { .. }));
     let burst = count(|o| matches!(o, Outcome::Burst { .. }));
     let unschedulable = count(|o| matches!(o, Outcome::Unschedulable(_)));
     println!(
-        "{{\"nodes\":{nodes},\"pods\":{pods},\"mix\":\"{}\",\"seed\":{seed},\"seconds\":{seconds:.6},\"pods_per_second\":{:.1},\"placed\":{placed},\"burst\":{burst},\"unschedulable\":{unschedulable},\"peak_rss_bytes\":{}}}",
+        "{{\"nodes\":{nodes},\"pods\":{pods},\"mix\":\"{}\",\"seed\":{seed},\"seconds\":{seconds:.6},\"pods_per_second\":{:.1},\"placed\":{placed},\"burst\":{burst},\"unschedulable\":{unschedulable},\"peak_rss_bytes\":{},\"pod_p50_us\":{:.1},\"pod_p99_us\":{:.1},\"pod_max_us\":{:.1}}}",
         mix.name(),
         pods as f64 / seconds,
-        peak_rss_bytes()
+        peak_rss_bytes(),
+        percentile(0.50),
+        percentile(0.99),
+        percentile(1.0),
     );
     ExitCode::SUCCESS
 }

@@ -1406,3 +1406,36 @@ fn nodes_alike_only_in_non_zero_requests_are_told_apart() {
         plan.decisions[0].outcome
     );
 }
+
+/// The engine keeps scores from pod to pod in 32 bits. A policy whose weights could push a
+/// total past that (kube-scheduler allows any positive weight) takes the plain path instead,
+/// with the same plan and no overflow: here NodeResourcesFit weighs 50 million.
+#[test]
+fn huge_score_weights_give_the_reference_plan() {
+    let mut policy = Policy::default();
+    for s in &mut policy.profile.scores {
+        s.weight = 50_000_000;
+    }
+    let engine = engine(policy);
+    let nodes: Vec<Node> = (0..4)
+        .map(|i| {
+            Node::new(node_name(i))
+                .with_allocatable(Resources::parse([("cpu", "4"), ("memory", "8Gi"), ("pods", "10")]).expect("valid"))
+        })
+        .collect();
+    let snapshot = Snapshot::new(nodes, vec![]).expect("valid snapshot");
+    let pending: Vec<Pod> = (0..12)
+        .map(|i| {
+            Pod::new("default", format!("p-{i}"))
+                .with_container(Resources::parse([("cpu", "300m"), ("memory", "500Mi")]).expect("valid"))
+        })
+        .collect();
+    let plan = engine.place(&snapshot, &pending);
+    assert_eq!(plan, engine.place_reference(&snapshot, &pending));
+    assert_eq!(plan.summary.nodes, 12);
+    let top = plan.decisions.iter().filter_map(|d| match d.outcome {
+        Outcome::Node { score, .. } => Some(score),
+        _ => None,
+    });
+    assert!(top.max().is_some_and(|s| s > i64::from(i32::MAX)), "scores this large do not fit 32 bits");
+}

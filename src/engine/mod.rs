@@ -79,6 +79,9 @@ struct Resolved<'a> {
     /// Per target, a hash of its name (tie-breaking between equally priced targets).
     target_hash: Vec<u64>,
     pools: &'a [NodePool],
+    /// Every total fits the kept scores ([`score_cache::MAX_TOTAL`]): the plugins' weights
+    /// times the highest node score sum to no more. Else every pod takes the plain path.
+    keep_scores: bool,
 }
 
 /// What the filters and scores know of the pod being placed (kube's PreFilter state).
@@ -134,7 +137,7 @@ impl StateMemo {
         }
         if self.stamp.len() < states {
             self.stamp.resize(states, 0);
-            self.value.resize(states, score_cache::NodeEval { reasons: 0, fixed: false, local: 0 });
+            self.value.resize(states, score_cache::NodeEval::feasible(0));
         }
     }
 
@@ -185,6 +188,11 @@ impl Engine {
             targets: if vm_only { &[] } else { snapshot.burst_targets() },
             target_hash: snapshot.burst_targets().iter().map(|t| cluster::tie_hash(t.name.as_bytes())).collect(),
             pools: if vm_only { &[] } else { snapshot.node_pools() },
+            keep_scores: profile
+                .scores
+                .iter()
+                .try_fold(0i64, |sum, s| sum.checked_add(s.weight.checked_mul(plugins::MAX_NODE_SCORE)?))
+                .is_some_and(|most| most <= score_cache::MAX_TOTAL),
         }
     }
 
@@ -197,7 +205,7 @@ impl Engine {
     /// [`place`](Self::place) with options (e.g. explanations).
     pub fn place_with(&self, snapshot: &Snapshot, pending: &[Pod], options: PlaceOptions) -> Plan {
         let pending: Vec<&Pod> = pending.iter().collect();
-        self.run(snapshot, &pending, options, false)
+        self.run(snapshot, &pending, options, false, &mut |_| {})
     }
 
     /// [`place`](Self::place) over borrowed pods, for callers that keep their pending pods
@@ -214,7 +222,37 @@ impl Engine {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn place_refs(&self, snapshot: &Snapshot, pending: &[&Pod]) -> Plan {
-        self.run(snapshot, pending, PlaceOptions::default(), false)
+        self.run(snapshot, pending, PlaceOptions::default(), false, &mut |_| {})
+    }
+
+    /// [`place_refs`](Self::place_refs) with options, handing each decision to `observe` as
+    /// soon as it is final, in placement order (highest priority first, then oldest): a
+    /// controller can start binding the first pods while later ones are still being placed,
+    /// and a benchmark can time each pod. The members of a co-scheduled group are handed over
+    /// together once the group is placed whole or not at all. The plan returned is the same
+    /// as [`place_with`](Self::place_with)'s, and holds the same decisions in its order.
+    ///
+    /// ```
+    /// use spillway::{Engine, Node, Pod, Policy, Resources, Snapshot, PlaceOptions};
+    /// let node = Node::new("vm-1").with_allocatable(Resources::parse([("cpu", "2"), ("pods", "110")])?);
+    /// let snapshot = Snapshot::new(vec![node], vec![])?;
+    /// let pending = vec![Pod::new("shop", "web-0"), Pod::new("shop", "web-1")];
+    /// let engine = Engine::new(Policy::default())?;
+    /// let mut seen = Vec::new();
+    /// let refs: Vec<&Pod> = pending.iter().collect();
+    /// let plan = engine.place_observed(&snapshot, &refs, PlaceOptions::default(), |d| seen.push(d.pod.clone()));
+    /// assert_eq!(seen, ["shop/web-0", "shop/web-1"]);
+    /// assert_eq!(plan, engine.place(&snapshot, &pending));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn place_observed(
+        &self,
+        snapshot: &Snapshot,
+        pending: &[&Pod],
+        options: PlaceOptions,
+        mut observe: impl FnMut(&Decision),
+    ) -> Plan {
+        self.run(snapshot, pending, options, false, &mut observe)
     }
 
     /// [`place`](Self::place) the simple way: every pending pod's filters and scores run on
@@ -238,10 +276,17 @@ impl Engine {
     /// ```
     pub fn place_reference(&self, snapshot: &Snapshot, pending: &[Pod]) -> Plan {
         let pending: Vec<&Pod> = pending.iter().collect();
-        self.run(snapshot, &pending, PlaceOptions::default(), true)
+        self.run(snapshot, &pending, PlaceOptions::default(), true, &mut |_| {})
     }
 
-    fn run(&self, snapshot: &Snapshot, pending: &[&Pod], options: PlaceOptions, reference: bool) -> Plan {
+    fn run(
+        &self,
+        snapshot: &Snapshot,
+        pending: &[&Pod],
+        options: PlaceOptions,
+        reference: bool,
+        observe: &mut dyn FnMut(&Decision),
+    ) -> Plan {
         let profile = &self.policy.profile;
         let mut cluster = Cluster::new(snapshot, pending, profile.inter_pod_affinity.hard_pod_affinity_weight);
         let resolved = self.resolve(snapshot, &cluster, false);
@@ -262,7 +307,9 @@ impl Engine {
         for unit in units {
             if unit.requirements.is_empty() {
                 for &m in &unit.members {
-                    decisions.push(place_one(&mut cluster, &mut books, &resolved, order[m], options, &mut scratch));
+                    let d = place_one(&mut cluster, &mut books, &resolved, order[m], options, &mut scratch);
+                    observe(&d);
+                    decisions.push(d);
                 }
                 continue;
             }
@@ -289,7 +336,10 @@ impl Engine {
                 })
                 .collect();
             if unmet.is_empty() {
-                decisions.extend(placed.into_iter().map(|(_, d)| d));
+                for (_, d) in placed {
+                    observe(&d);
+                    decisions.push(d);
+                }
                 continue;
             }
             // All or nothing: take back the members that fit and tell each why.
@@ -301,6 +351,7 @@ impl Engine {
                     d.outcome =
                         Outcome::Unschedulable(Diagnosis { message: message.clone(), reasons: BTreeMap::new() });
                 }
+                observe(&d);
                 decisions.push(d);
             }
         }
@@ -573,7 +624,7 @@ fn kept_scores<'c>(
                     // Outside the name subset, or failing a static filter before any that reads usage.
                     let fixed = (use_subset && info.name_subset.excludes(&cluster.nodes[node].name))
                         || (class.fail_at[node] != classes::PASS && usize::from(class.fail_at[node]) < first_dynamic);
-                    return score_cache::NodeEval { reasons: lists.intern(buf), fixed, local: 0 };
+                    return score_cache::NodeEval::infeasible(lists.intern(buf), fixed);
                 }
                 let mut local = 0;
                 if let Some((scored, weight)) = &fit {
@@ -582,7 +633,7 @@ fn kept_scores<'c>(
                 if let Some((requests, weight)) = &balanced {
                     local += weight * balanced_allocation::score(cluster, requests, node);
                 }
-                score_cache::NodeEval { reasons: 0, fixed: false, local }
+                score_cache::NodeEval::feasible(local)
             };
             // A node past every static filter is evaluated on its resource state alone.
             if whole && class.fail_at[node] == classes::PASS {
@@ -847,7 +898,7 @@ fn place_one<'a>(
     // The best VM node, if any: every feasible node scored, ties broken by a stable hash.
     let mut vm: Option<(usize, i64)> = None;
     let cached = match &class {
-        Some(c) if !s.reference => {
+        Some(c) if !s.reference && r.keep_scores => {
             if local_only(r, &ctx) {
                 cached_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
             } else {

@@ -38,15 +38,46 @@ pub(crate) struct ScoreKey {
     pub(crate) host_ports: Vec<crate::model::HostPort>,
 }
 
-/// One node's evaluation for a key.
+/// The largest total the kept scores hold: a key's totals are kept as `i32` (half the memory
+/// of `i64`, so twice the keys fit the budget and the trees stay in cache). A policy whose
+/// weights could exceed it (a weight sum over 10 million) takes the plain path.
+pub(crate) const MAX_TOTAL: i64 = i32::MAX as i64 / 2;
+
+/// One node's evaluation for a key, in 8 bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct NodeEval {
-    /// Interned reason list ([`ReasonLists`]); 0 = feasible.
-    pub(crate) reasons: u32,
-    /// The node fails a static filter before any that reads usage: the verdict never changes.
-    pub(crate) fixed: bool,
-    /// Weighted sum of the node-local scores (resources fit, balanced allocation).
-    pub(crate) local: i64,
+    /// Interned reason list ([`ReasonLists`]; 0 = feasible), and [`NodeEval::FIXED`].
+    bits: u32,
+    /// Weighted sum of the node-local scores (resources fit, balanced allocation), at most
+    /// [`MAX_TOTAL`].
+    local: i32,
+}
+
+impl NodeEval {
+    /// The bit that marks a node failing a static filter before any that reads usage: its
+    /// verdict never changes.
+    const FIXED: u32 = 1 << 31;
+
+    /// A feasible node with node-local score `local` (at most [`MAX_TOTAL`]).
+    pub(crate) fn feasible(local: i64) -> NodeEval {
+        NodeEval { bits: 0, local: local.clamp(-MAX_TOTAL, MAX_TOTAL) as i32 }
+    }
+
+    /// An infeasible node and its interned reasons; `fixed` when the verdict never changes.
+    pub(crate) fn infeasible(reasons: u32, fixed: bool) -> NodeEval {
+        NodeEval { bits: (reasons & !NodeEval::FIXED) | if fixed { NodeEval::FIXED } else { 0 }, local: 0 }
+    }
+
+    /// The interned reason list (0: feasible).
+    #[inline]
+    pub(crate) fn reasons(self) -> u32 {
+        self.bits & !NodeEval::FIXED
+    }
+
+    #[inline]
+    fn fixed(self) -> bool {
+        self.bits & NodeEval::FIXED != 0
+    }
 }
 
 /// How the normalised scores enter the total: per node, the raw TaintToleration and
@@ -160,11 +191,24 @@ struct TieTree {
     cells: Vec<Cell>,
 }
 
-/// One node of a [`TieTree`].
+/// One node of a [`TieTree`]: 8 bytes (totals are at most [`MAX_TOTAL`]; [`INFEASIBLE`] is
+/// kept as `i32::MIN`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Cell {
-    max: i64,
+    max: i32,
     count: u32,
+}
+
+/// A total as a tree holds it.
+#[inline]
+fn narrow(v: i64) -> i32 {
+    if v == INFEASIBLE { i32::MIN } else { v.clamp(-MAX_TOTAL, MAX_TOTAL) as i32 }
+}
+
+/// A total as the tree's users see it.
+#[inline]
+fn widen(v: i32) -> i64 {
+    if v == i32::MIN { INFEASIBLE } else { i64::from(v) }
 }
 
 #[inline]
@@ -179,13 +223,13 @@ fn combine(a: Cell, b: Cell) -> Cell {
 impl TieTree {
     fn new(len: usize) -> TieTree {
         let size = len.next_power_of_two().max(1);
-        TieTree { size, cells: vec![Cell { max: INFEASIBLE, count: 1 }; 2 * size] }
+        TieTree { size, cells: vec![Cell { max: i32::MIN, count: 1 }; 2 * size] }
     }
 
     /// Sets every leaf, then every inner node.
     fn build(&mut self, leaves: impl Iterator<Item = i64>) {
         for (leaf, v) in self.cells[self.size..].iter_mut().zip(leaves) {
-            leaf.max = v;
+            leaf.max = narrow(v);
         }
         for i in (1..self.size).rev() {
             self.cells[i] = combine(self.cells[2 * i], self.cells[2 * i + 1]);
@@ -194,13 +238,13 @@ impl TieTree {
 
     #[inline]
     fn get(&self, pos: usize) -> i64 {
-        self.cells[self.size + pos].max
+        widen(self.cells[self.size + pos].max)
     }
 
     fn set(&mut self, pos: usize, v: i64) {
         let cells = &mut self.cells[..];
         let mut i = self.size + pos;
-        cells[i].max = v;
+        cells[i].max = narrow(v);
         while i > 1 {
             let sibling = cells[i ^ 1];
             let here = cells[i];
@@ -216,7 +260,7 @@ impl TieTree {
     /// Max and count over positions `lo..hi`.
     fn query(&self, lo: usize, hi: usize) -> (i64, u32) {
         let (mut l, mut r) = (lo + self.size, hi + self.size);
-        let mut acc = Cell { max: INFEASIBLE, count: 0 };
+        let mut acc = Cell { max: i32::MIN, count: 0 };
         while l < r {
             if l & 1 == 1 {
                 acc = combine(acc, self.cells[l]);
@@ -229,13 +273,13 @@ impl TieTree {
             l /= 2;
             r /= 2;
         }
-        (acc.max, acc.count)
+        (widen(acc.max), acc.count)
     }
 
     /// The first position in `lo..hi` whose value is `top` (the range's max).
     fn first(&self, lo: usize, hi: usize, top: i64) -> Option<usize> {
         fn go(t: &TieTree, i: usize, from: usize, to: usize, lo: usize, hi: usize, top: i64) -> Option<usize> {
-            if to <= lo || hi <= from || t.cells[i].max < top {
+            if to <= lo || hi <= from || widen(t.cells[i].max) < top {
                 return None;
             }
             if i >= t.size {
@@ -257,7 +301,7 @@ impl TieTree {
     /// [`best`](Self::best) over positions `lo..hi`, within which the hashes are sorted.
     fn best_in(&self, order: &HashOrder, pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
         let (top, mut count) = if (lo, hi) == (0, order.hash.len()) {
-            (self.cells[1].max, self.cells[1].count)
+            (widen(self.cells[1].max), self.cells[1].count)
         } else if lo < hi {
             self.query(lo, hi)
         } else {
@@ -371,10 +415,10 @@ impl KeyScores {
     #[inline]
     fn total(&self, node: usize, raw: &Normalised<'_>) -> i64 {
         let e = &self.evals[node];
-        if e.reasons != 0 {
+        if e.reasons() != 0 {
             return INFEASIBLE;
         }
-        let mut total = e.local;
+        let mut total = i64::from(e.local);
         if let Some((scores, weight)) = raw.taint {
             total += weight * super::plugins::normalize_one(scores[node], self.taint_max, true);
         }
@@ -386,7 +430,7 @@ impl KeyScores {
 
     fn add(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, orders: &[HashOrder]) {
         let e = self.evals[node];
-        if e.reasons == 0 {
+        if e.reasons() == 0 {
             self.taint_hist.add(raw.taint(node));
             self.affinity_hist.add(raw.affinity(node));
             if self.celled {
@@ -398,7 +442,7 @@ impl KeyScores {
                 }
             }
         } else {
-            for &r in lists.get(e.reasons) {
+            for &r in lists.get(e.reasons()) {
                 let r = r as usize;
                 if r >= self.counts.len() {
                     self.counts.resize(r + 1, 0);
@@ -410,7 +454,7 @@ impl KeyScores {
 
     fn remove(&mut self, node: usize, raw: &Normalised<'_>, lists: &ReasonLists, orders: &[HashOrder]) {
         let e = self.evals[node];
-        if e.reasons == 0 {
+        if e.reasons() == 0 {
             self.taint_hist.remove(raw.taint(node));
             self.affinity_hist.remove(raw.affinity(node));
             if self.celled {
@@ -422,7 +466,7 @@ impl KeyScores {
                 }
             }
         } else {
-            for &r in lists.get(e.reasons) {
+            for &r in lists.get(e.reasons()) {
                 self.counts[r as usize] -= 1;
             }
         }
@@ -461,7 +505,7 @@ impl KeyScores {
         if order.cells.len() > 1 {
             cell_hists = (0..order.cells.len()).map(|_| Default::default()).collect();
             for (node, e) in self.evals.iter().enumerate() {
-                if e.reasons == 0 {
+                if e.reasons() == 0 {
                     let (taint, affinity) = &mut cell_hists[order.cell[node] as usize];
                     taint.add(raw.taint(node));
                     affinity.add(raw.affinity(node));
@@ -485,7 +529,7 @@ impl KeyScores {
 
     /// Whether `node` passes the key's filters.
     pub(crate) fn feasible(&self, node: usize) -> bool {
-        self.evals[node].reasons == 0
+        self.evals[node].reasons() == 0
     }
 
     /// The best node among the feasible nodes of the cells `cell_ok` allows, leaving out
@@ -515,7 +559,7 @@ impl KeyScores {
         };
         for &node in blocked {
             let cell = order.cell[node] as usize;
-            if cell_ok[cell] && self.evals[node].reasons == 0 {
+            if cell_ok[cell] && self.evals[node].reasons() == 0 {
                 masked.push(node);
                 left[cell] -= 1;
             }
@@ -707,7 +751,7 @@ impl ScoreCache {
             self.changed.clear();
             for &node in pending {
                 let node = node as usize;
-                if k.evals[node].fixed || self.seen_at[node] == self.stamp {
+                if k.evals[node].fixed() || self.seen_at[node] == self.stamp {
                     continue;
                 }
                 self.seen_at[node] = self.stamp;
