@@ -238,22 +238,19 @@ impl<'s> Cluster<'s> {
         for n in nodes {
             resources.intern_extended(&n.allocatable);
         }
-        let mut pod_requests = |p: &Pod| {
-            let r = p.requests();
-            resources.intern_extended(&r);
-            r
-        };
-        // A snapshot guarantees that every pod names one of its nodes.
-        let placed: Vec<(usize, &Pod, Resources)> = snapshot
+        // A snapshot guarantees that every pod names one of its nodes (or a burst target).
+        let placed: Vec<(usize, &Pod, &crate::model::PodUsage)> = snapshot
             .pods()
             .iter()
-            .filter_map(|p| {
+            .zip(snapshot.pod_usage())
+            .filter_map(|(p, usage)| {
                 let node = snapshot.node_index(p.node_name.as_deref()?)?;
-                Some((node, p, pod_requests(p)))
+                resources.intern_extended(&usage.requests);
+                Some((node, p, usage))
             })
             .collect();
         for &p in pending {
-            pod_requests(p);
+            resources.intern_extended(&p.requests());
         }
 
         let width = resources.len();
@@ -307,10 +304,9 @@ impl<'s> Cluster<'s> {
                 .collect();
             c.hard_taints.push(hard);
         }
-        for (node, pod, req) in placed {
-            let sparse = c.resources.sparse(&req);
-            let nz = pod.non_zero_requests();
-            c.assume(node, pod, PodTerms::new(pod, hard_weight), &sparse, nz.cpu_millis, nz.memory);
+        for (node, pod, usage) in placed {
+            let sparse = c.resources.sparse(&usage.requests);
+            c.assume(node, pod, PodTerms::new(pod, hard_weight), &sparse, usage.nz_cpu, usage.nz_mem);
         }
         // States are interned once the placed pods are in (`assume` keeps them current after).
         c.state = (0..n).map(|node| c.state_id(node)).collect();

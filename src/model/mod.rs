@@ -43,4 +43,5 @@ pub use selector::{
     LabelSelector, LabelSelectorRequirement, Labels, NodeSelector, NodeSelectorOperator, NodeSelectorRequirement,
     NodeSelectorTerm, SelectorOperator,
 };
+pub(crate) use snapshot::PodUsage;
 pub use snapshot::{Snapshot, SnapshotError, WorkloadSelector};

@@ -90,6 +90,25 @@ pub struct Snapshot {
     target_index: HashMap<String, usize>,
     /// `namespace/name` → position in `pods`.
     pod_index: HashMap<String, usize>,
+    /// Per pod (parallel to `pods`), what it takes from its node, computed when it enters:
+    /// the engine reads it on every placement run instead of summing containers again.
+    usage: Vec<PodUsage>,
+}
+
+/// What a placed pod takes from its node: its effective requests (containers, init
+/// containers and overhead) and its non-zero-defaulted cpu and memory requests (scoring).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PodUsage {
+    pub(crate) requests: Resources,
+    pub(crate) nz_cpu: i64,
+    pub(crate) nz_mem: i64,
+}
+
+impl PodUsage {
+    fn of(pod: &Pod) -> PodUsage {
+        let nz = pod.non_zero_requests();
+        PodUsage { requests: pod.requests(), nz_cpu: nz.cpu_millis, nz_mem: nz.memory }
+    }
 }
 
 /// The serialized form of a [`Snapshot`].
@@ -175,10 +194,12 @@ impl Snapshot {
                 return Err(SnapshotError::DuplicatePod { pod: p.key() });
             }
         }
+        let usage = pods.iter().map(PodUsage::of).collect();
         Ok(Snapshot {
             nodes,
             targets,
             pools: Vec::new(),
+            usage,
             pods,
             namespaces: BTreeMap::new(),
             groups: Vec::new(),
@@ -253,6 +274,11 @@ impl Snapshot {
     /// The placed pods, in the order given.
     pub fn pods(&self) -> &[Pod] {
         &self.pods
+    }
+
+    /// Per placed pod (in the order of [`pods`](Self::pods)), what it takes from its node.
+    pub(crate) fn pod_usage(&self) -> &[PodUsage] {
+        &self.usage
     }
 
     /// The node called `name`.
@@ -359,9 +385,13 @@ impl Snapshot {
         check_placed(&pod, &self.index, &self.target_index)?;
         let key = pod.key();
         match self.pod_index.get(&key) {
-            Some(&i) => Ok(Some(std::mem::replace(&mut self.pods[i], pod))),
+            Some(&i) => {
+                self.usage[i] = PodUsage::of(&pod);
+                Ok(Some(std::mem::replace(&mut self.pods[i], pod)))
+            }
             None => {
                 self.pod_index.insert(key, self.pods.len());
+                self.usage.push(PodUsage::of(&pod));
                 self.pods.push(pod);
                 Ok(None)
             }
@@ -372,6 +402,7 @@ impl Snapshot {
     pub fn remove_pod(&mut self, key: &str) -> Option<Pod> {
         let i = self.pod_index.remove(key)?;
         let pod = self.pods.swap_remove(i);
+        self.usage.swap_remove(i);
         if let Some(moved) = self.pods.get(i) {
             self.pod_index.insert(moved.key(), i);
         }
@@ -522,7 +553,10 @@ mod tests {
                 3 | 4 => {
                     let at = if r.is_multiple_of(3) { "aci".to_string() } else { node.clone() };
                     let known = s.node(&at).is_some() || at == "aci";
-                    let result = s.upsert_pod(Pod::new("ns", &pod).on_node(&at));
+                    // Requests that change with each upsert, so the kept usage must follow.
+                    let cpu = format!("{}m", 100 * (r % 7));
+                    let requests = Resources::parse([("cpu", cpu.as_str())]).unwrap();
+                    let result = s.upsert_pod(Pod::new("ns", &pod).with_container(requests).on_node(&at));
                     assert_eq!(result.is_ok(), known, "{at}");
                 }
                 _ => {
@@ -537,6 +571,11 @@ mod tests {
             for p in s.pods() {
                 assert_eq!(s.pod(&p.key()), Some(p));
             }
+            // Each pod's kept usage is its own, after swaps and replacements.
+            for (p, usage) in s.pods().iter().zip(s.pod_usage()) {
+                assert_eq!(*usage, PodUsage::of(p), "{}", p.key());
+            }
+            assert_eq!(s.pod_usage().len(), s.pods().len());
         }
         let rebuilt = Snapshot::with_burst(s.nodes().to_vec(), vec![aci], s.pods().to_vec()).unwrap();
         assert_eq!(sorted(&s), sorted(&rebuilt));
