@@ -424,11 +424,22 @@ impl KeyScores {
             return INFEASIBLE;
         }
         let mut total = i64::from(e.local);
+        // A raw score of 0 (most nodes) normalises to 100 (reversed) or 0 whatever the maximum:
+        // no division.
         if let Some((scores, weight)) = raw.taint {
-            total += weight * super::plugins::normalize_one(scores[node], self.taint_max, true);
+            let score = scores[node];
+            total += weight
+                * if score == 0 {
+                    super::plugins::MAX_NODE_SCORE
+                } else {
+                    super::plugins::normalize_one(score, self.taint_max, true)
+                };
         }
         if let Some((scores, weight)) = raw.affinity {
-            total += weight * super::plugins::normalize_one(scores[node], self.affinity_max, false);
+            let score = scores[node];
+            if score != 0 {
+                total += weight * super::plugins::normalize_one(score, self.affinity_max, false);
+            }
         }
         total
     }
@@ -791,8 +802,25 @@ impl ScoreCache {
             celled: false,
             seen: changes.len(),
         };
-        for node in 0..nodes {
-            k.add(node, &raw, lists, orders);
+        // The histograms and reason counts of every node: infeasible nodes counted per reason
+        // list first (few distinct lists), then per reason.
+        let mut per_list: HashMap<u32, usize> = HashMap::default();
+        for (node, e) in k.evals.iter().enumerate() {
+            if e.reasons() == 0 {
+                k.taint_hist.add(raw.taint(node));
+                k.affinity_hist.add(raw.affinity(node));
+            } else {
+                *per_list.entry(e.reasons()).or_insert(0) += 1;
+            }
+        }
+        for (list, count) in per_list {
+            for &r in lists.get(list) {
+                let r = r as usize;
+                if r >= k.counts.len() {
+                    k.counts.resize(r + 1, 0);
+                }
+                k.counts[r] += count;
+            }
         }
         k.taint_max = k.taint_hist.max();
         k.affinity_max = k.affinity_hist.max();
