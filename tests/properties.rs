@@ -1439,3 +1439,43 @@ fn huge_score_weights_give_the_reference_plan() {
     });
     assert!(top.max().is_some_and(|s| s > i64::from(i32::MAX)), "scores this large do not fit 32 bits");
 }
+
+/// A hostname spread constraint with `maxSkew: 0` (the API server refuses it, the model takes
+/// it) keeps a self-matching pod off every node, even empty ones: the kept path, which lists
+/// only the nodes a fine rule keeps out, must list them all and agree with the plain path.
+#[test]
+fn a_zero_max_skew_hostname_spread_gives_the_reference_plan() {
+    let nodes: Vec<Node> = (0..4)
+        .map(|i| {
+            Node::new(node_name(i))
+                .with_label("kubernetes.io/hostname", node_name(i))
+                .with_allocatable(Resources::parse([("cpu", "4"), ("memory", "8Gi"), ("pods", "10")]).expect("valid"))
+        })
+        .collect();
+    let snapshot = Snapshot::new(nodes, vec![]).expect("valid snapshot");
+    let pending: Vec<Pod> = (0..3)
+        .map(|i| {
+            let mut pod = Pod::new("default", format!("p-{i}"))
+                .with_container(Resources::parse([("cpu", "100m"), ("memory", "100Mi")]).expect("valid"))
+                .with_label("app", "web");
+            pod.topology_spread_constraints.push(TopologySpreadConstraint {
+                max_skew: 0,
+                topology_key: "kubernetes.io/hostname".into(),
+                when_unsatisfiable: WhenUnsatisfiable::DoNotSchedule,
+                label_selector: Some(LabelSelector {
+                    match_labels: [("app".to_string(), "web".to_string())].into(),
+                    ..Default::default()
+                }),
+                min_domains: None,
+                node_affinity_policy: None,
+                node_taints_policy: None,
+                match_label_keys: vec![],
+            });
+            pod
+        })
+        .collect();
+    let engine = engine(Policy::default());
+    let plan = engine.place(&snapshot, &pending);
+    assert_eq!(plan, engine.place_reference(&snapshot, &pending));
+    assert_eq!(plan.summary.unschedulable, 3, "{plan:?}");
+}

@@ -14,10 +14,10 @@ use crate::engine::reasons::{AFFINITY_RULES, ANTI_AFFINITY_RULES, EXISTING_ANTI_
 use crate::engine::terms::{PodTerms, Term, matcher_of};
 use crate::model::{Labels, Pod};
 
-use super::MAX_NODE_SCORE;
+use super::{MAX_NODE_SCORE, Sums};
 
 /// Per-domain counts over one topology key's domains.
-type DomainCounts = (Rc<Domains>, Vec<i64>);
+type DomainCounts = (Rc<Domains>, Sums);
 
 /// PreFilter state of one pending pod.
 #[derive(Debug, Default)]
@@ -43,11 +43,11 @@ fn matches_all(terms: &[Term<'_>], pod: &Pod, ns: &Labels) -> bool {
 /// Sums per-node counts into the domains of `key`.
 fn per_domain(cluster: &Cluster<'_>, key: &str, per_node: &[u32]) -> DomainCounts {
     let domains = cluster.domains(key);
-    let mut counts = vec![0i64; domains.count];
+    let mut counts = Sums::new(&domains);
     for (node, &n) in per_node.iter().enumerate() {
         let d = domains.of_node[node];
         if n > 0 && d != NO_DOMAIN {
-            counts[d as usize] += i64::from(n);
+            counts.add(d, i64::from(n));
         }
     }
     (domains, counts)
@@ -57,11 +57,11 @@ fn per_domain(cluster: &Cluster<'_>, key: &str, per_node: &[u32]) -> DomainCount
 /// every node.
 fn per_domain_sparse(cluster: &Cluster<'_>, key: &str, per_node: &[u32], nonzero: &[u32]) -> DomainCounts {
     let domains = cluster.domains(key);
-    let mut counts = vec![0i64; domains.count];
+    let mut counts = Sums::new(&domains);
     for &node in nonzero {
         let d = domains.of_node[node as usize];
         if d != NO_DOMAIN {
-            counts[d as usize] += i64::from(per_node[node as usize]);
+            counts.add(d, i64::from(per_node[node as usize]));
         }
     }
     (domains, counts)
@@ -99,19 +99,19 @@ impl AffinityFilter {
                 }
                 let slot = *existing_keys.entry(t.topology_key).or_insert_with(|| {
                     let domains = cluster.domains(t.topology_key);
-                    let counts = vec![0; domains.count];
+                    let counts = Sums::new(&domains);
                     state.existing_anti_affinity.push((domains, counts));
                     state.existing_anti_affinity.len() - 1
                 });
                 let (domains, counts) = &mut state.existing_anti_affinity[slot];
                 let d = domains.of_node[member.node];
                 if d != NO_DOMAIN {
-                    counts[d as usize] += 1;
+                    counts.add(d, 1);
                 }
             }
         }
         // Keys where no domain is blocked block nothing.
-        state.existing_anti_affinity.retain(|(_, counts)| counts.iter().any(|c| *c > 0));
+        state.existing_anti_affinity.retain(|(_, counts)| counts.any_positive());
         // Per-node counts of the placed pods matching all affinity terms, and each anti-affinity
         // term, kept incrementally by the cluster; summed here into topology domains.
         let sums = |terms: &[Term<'_>], key: &str| {
@@ -126,7 +126,7 @@ impl AffinityFilter {
         if !terms.required_affinity.is_empty() {
             for t in &terms.required_affinity {
                 let (domains, counts) = sums(&terms.required_affinity, t.topology_key);
-                state.any_affinity |= counts.iter().any(|c| *c > 0);
+                state.any_affinity |= counts.any_positive();
                 state.affinity.push((domains, counts));
             }
             state.matches_own_terms = matches_all(&terms.required_affinity, pod, incoming_ns);
@@ -166,10 +166,8 @@ impl AffinityFilter {
             if domains.coarse {
                 continue;
             }
-            for (d, &count) in counts.iter().enumerate() {
-                if count > 0 {
-                    out.extend(domains.nodes(d).iter().map(|&n| n as usize));
-                }
+            for d in counts.positive() {
+                out.extend(domains.nodes(d as usize).iter().map(|&n| n as usize));
             }
         }
         true
@@ -183,7 +181,7 @@ impl AffinityFilter {
                 // All topology labels must exist on the node.
                 return Some(AFFINITY_RULES);
             }
-            if counts[d as usize] <= 0 {
+            if counts.get(d) <= 0 {
                 pods_exist = false;
             }
         }
@@ -193,7 +191,7 @@ impl AffinityFilter {
         }
         let blocked = |(domains, counts): &DomainCounts| {
             let d = domains.of_node[node];
-            check(domains) && d != NO_DOMAIN && counts[d as usize] > 0
+            check(domains) && d != NO_DOMAIN && counts.get(d) > 0
         };
         if self.anti_affinity.iter().any(blocked) {
             return Some(ANTI_AFFINITY_RULES);

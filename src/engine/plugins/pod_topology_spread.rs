@@ -228,7 +228,7 @@ pub(crate) struct SpreadFilter<'a> {
     constraints: Vec<Constraint<'a>>,
     /// Per constraint: the key's domains, matching pods per domain over eligible nodes, and the
     /// smallest count (`minDomains` applied).
-    per_constraint: Vec<(Rc<Domains>, Vec<i64>, i64)>,
+    per_constraint: Vec<(Rc<Domains>, super::Sums, i64)>,
     self_match: Vec<bool>,
 }
 
@@ -258,22 +258,22 @@ impl<'a> SpreadFilter<'a> {
             for (c, e) in constraints.iter().zip(&eligibility.0) {
                 let domains = cluster.domains(c.key);
                 let (per_node, nonzero) = cluster.node_counts_sparse(&c.matcher(&pod.namespace));
-                let mut counts = vec![0i64; domains.count];
+                let mut counts = super::Sums::new(&domains);
                 let mut touched = 0;
                 for &node in nonzero.iter() {
                     let (node, d) = (node as usize, domains.of_node[node as usize]);
                     if d == NO_DOMAIN || !e.counted[node] {
                         continue;
                     }
-                    touched += i64::from(counts[d as usize] == 0);
-                    counts[d as usize] += i64::from(per_node[node]);
+                    touched += i64::from(counts.get(d) == 0);
+                    counts.add(d, i64::from(per_node[node]));
                 }
                 // Every domain counted is present; one left at zero makes the minimum zero.
                 let min = if e.domain_count < c.min_domains || touched < e.domain_count {
                     0
                 } else {
-                    let min = counts.iter().zip(&e.present).filter(|(_, p)| **p).map(|(c, _)| *c).min();
-                    min.unwrap_or(i64::from(i32::MAX))
+                    // Every present domain has some: the sparse sums hold them all.
+                    counts.min_present(&e.present).unwrap_or(i64::from(i32::MAX))
                 };
                 state.per_constraint.push((domains, counts, min));
             }
@@ -301,7 +301,7 @@ impl<'a> SpreadFilter<'a> {
             // kube's critical path starts at MaxInt32 when no domain is eligible.
             let min = counts.iter().zip(&present).filter(|(_, p)| **p).map(|(c, _)| *c).min();
             let min = if domain_count < c.min_domains { 0 } else { min.unwrap_or(i64::from(i32::MAX)) };
-            state.per_constraint.push((domains, counts, min));
+            state.per_constraint.push((domains, super::Sums::Dense(counts), min));
         }
         state.self_match = constraints.iter().map(|c| c.matches_self(pod)).collect();
         state.constraints = constraints;
@@ -333,9 +333,19 @@ impl<'a> SpreadFilter<'a> {
                 continue;
             }
             out.extend(domains.missing.iter().map(|&n| n as usize));
-            for (d, &count) in counts.iter().enumerate() {
-                if count + i64::from(self_match) - min > c.max_skew {
-                    out.extend(domains.nodes(d).iter().map(|&n| n as usize));
+            let skewed = |count: i64| count + i64::from(self_match) - min > c.max_skew;
+            if skewed(0) {
+                // Even an empty domain is too far ahead (the nodes are mostly out).
+                for d in 0..domains.count as u32 {
+                    if skewed(counts.get(d)) {
+                        out.extend(domains.nodes(d as usize).iter().map(|&n| n as usize));
+                    }
+                }
+            } else {
+                for d in counts.positive() {
+                    if skewed(counts.get(d)) {
+                        out.extend(domains.nodes(d as usize).iter().map(|&n| n as usize));
+                    }
                 }
             }
         }
@@ -352,7 +362,7 @@ impl<'a> SpreadFilter<'a> {
             if d == NO_DOMAIN {
                 return Some(SPREAD_MISSING_LABEL);
             }
-            if counts[d as usize] + i64::from(self_match) - min > c.max_skew {
+            if counts.get(d) + i64::from(self_match) - min > c.max_skew {
                 return Some(SPREAD);
             }
         }
