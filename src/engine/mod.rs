@@ -635,9 +635,13 @@ fn kept_scores<'c>(
                 }
                 score_cache::NodeEval::feasible(local)
             };
-            // A node past every static filter is evaluated on its resource state alone.
-            if whole && class.fail_at[node] == classes::PASS {
+            let fail_at = class.fail_at[node];
+            if whole && fail_at == classes::PASS {
+                // A node past every static filter is evaluated on its resource state alone.
                 memo.get(cluster.state[node], || eval(lists))
+            } else if whole && usize::from(fail_at) < first_dynamic {
+                // A static filter fails before any that reads usage: that failure alone.
+                score_cache::NodeEval::infeasible(lists.intern_one(class.fail_reason[node]), true)
             } else {
                 eval(lists)
             }

@@ -111,13 +111,15 @@ impl Normalised<'_> {
 pub(crate) struct ReasonLists {
     ids: HashMap<Vec<ReasonId>, u32>,
     lists: Vec<Vec<ReasonId>>,
+    /// Per reason, the id of the list of that reason alone (0: not interned yet).
+    single: Vec<u32>,
 }
 
 impl Default for ReasonLists {
     fn default() -> ReasonLists {
         let mut ids = HashMap::default();
         ids.insert(Vec::new(), 0);
-        ReasonLists { ids, lists: vec![Vec::new()] }
+        ReasonLists { ids, lists: vec![Vec::new()], single: Vec::new() }
     }
 }
 
@@ -132,6 +134,23 @@ impl ReasonLists {
         let id = u32::try_from(self.lists.len()).unwrap_or(u32::MAX);
         self.lists.push(reasons.to_vec());
         self.ids.insert(reasons.to_vec(), id);
+        id
+    }
+
+    /// [`intern`](Self::intern) of the list of `reason` alone, without hashing once known.
+    #[inline]
+    pub(crate) fn intern_one(&mut self, reason: ReasonId) -> u32 {
+        let i = reason as usize;
+        if let Some(&id) = self.single.get(i)
+            && id != 0
+        {
+            return id;
+        }
+        let id = self.intern(&[reason]);
+        if self.single.len() <= i {
+            self.single.resize(i + 1, 0);
+        }
+        self.single[i] = id;
         id
     }
 
