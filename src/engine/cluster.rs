@@ -227,6 +227,8 @@ pub(crate) struct Cluster<'s> {
     pub(crate) state: Vec<u32>,
     /// The ids of the states seen, by their contents.
     state_ids: super::fxhash::FxHashMap<Box<[i64]>, u32>,
+    /// Scratch for a state's contents while it is looked up.
+    state_key: Vec<i64>,
 }
 
 impl<'s> Cluster<'s> {
@@ -286,6 +288,7 @@ impl<'s> Cluster<'s> {
             changes: Vec::new(),
             state: Vec::new(),
             state_ids: Default::default(),
+            state_key: Vec::new(),
             reasons,
             resources,
         };
@@ -318,10 +321,12 @@ impl<'s> Cluster<'s> {
         self.state_ids.len()
     }
 
-    /// The id of `node`'s current resource state (see [`state`](Self::state)).
+    /// The id of `node`'s current resource state (see [`state`](Self::state)); allocates only
+    /// for a state not seen before.
     fn state_id(&mut self, node: usize) -> u32 {
         let row = node * self.width;
-        let mut key = Vec::with_capacity(2 * self.width + 5);
+        let mut key = std::mem::take(&mut self.state_key);
+        key.clear();
         key.extend_from_slice(&self.alloc[row..row + self.width]);
         key.extend_from_slice(&self.requested[row..row + self.width]);
         key.extend([self.nz_cpu[node], self.nz_mem[node], self.pod_count[node], self.allowed_pods[node]]);
@@ -330,8 +335,16 @@ impl<'s> Cluster<'s> {
             key.push(-1 - node as i64);
             key.push(self.changes.len() as i64);
         }
-        let next = self.state_ids.len() as u32;
-        *self.state_ids.entry(key.into_boxed_slice()).or_insert(next)
+        let id = match self.state_ids.get(&key[..]) {
+            Some(&id) => id,
+            None => {
+                let id = self.state_ids.len() as u32;
+                self.state_ids.insert(key.as_slice().into(), id);
+                id
+            }
+        };
+        self.state_key = key;
+        id
     }
 
     /// Re-interns `node`'s state after its usage changed (not while the cluster is built).

@@ -477,13 +477,18 @@ impl KeyScores {
                 }
             }
         } else {
-            for &r in lists.get(e.reasons()) {
-                let r = r as usize;
-                if r >= self.counts.len() {
-                    self.counts.resize(r + 1, 0);
-                }
-                self.counts[r] += 1;
+            self.count_reasons(lists.get(e.reasons()), 1);
+        }
+    }
+
+    /// Counts `by` more nodes failing with each of `reasons` (the diagnosis).
+    fn count_reasons(&mut self, reasons: &[ReasonId], by: usize) {
+        for &r in reasons {
+            let r = r as usize;
+            if r >= self.counts.len() {
+                self.counts.resize(r + 1, 0);
             }
+            self.counts[r] += by;
         }
     }
 
@@ -833,13 +838,7 @@ impl ScoreCache {
             }
         }
         for (list, count) in per_list {
-            for &r in lists.get(list) {
-                let r = r as usize;
-                if r >= k.counts.len() {
-                    k.counts.resize(r + 1, 0);
-                }
-                k.counts[r] += count;
-            }
+            k.count_reasons(lists.get(list), count);
         }
         k.taint_max = k.taint_hist.max();
         k.affinity_max = k.affinity_hist.max();

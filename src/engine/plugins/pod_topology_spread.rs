@@ -334,18 +334,11 @@ impl<'a> SpreadFilter<'a> {
             }
             out.extend(domains.missing.iter().map(|&n| n as usize));
             let skewed = |count: i64| count + i64::from(self_match) - min > c.max_skew;
-            if skewed(0) {
-                // Even an empty domain is too far ahead (the nodes are mostly out).
-                for d in 0..domains.count as u32 {
-                    if skewed(counts.get(d)) {
-                        out.extend(domains.nodes(d as usize).iter().map(|&n| n as usize));
-                    }
-                }
-            } else {
-                for d in counts.positive() {
-                    if skewed(counts.get(d)) {
-                        out.extend(domains.nodes(d as usize).iter().map(|&n| n as usize));
-                    }
+            // Only domains holding pods can be too far ahead, unless even an empty one is.
+            let candidates = if skewed(0) { (0..domains.count as u32).collect() } else { counts.positive() };
+            for d in candidates {
+                if skewed(counts.get(d)) {
+                    out.extend(domains.nodes(d as usize).iter().map(|&n| n as usize));
                 }
             }
         }
