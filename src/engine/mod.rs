@@ -559,6 +559,129 @@ fn cached_best(
     Some((best, counts))
 }
 
+/// What a pod's node-local scores need: its class's raw TaintToleration and NodeAffinity
+/// scores, and its requests as NodeResourcesFit and BalancedAllocation read them.
+struct LocalScoring<'c> {
+    raw: score_cache::Normalised<'c>,
+    fit: Option<(Vec<plugins::node_resources_fit::Scored>, i64)>,
+    balanced: Option<(Vec<(ResourceId, i64)>, i64)>,
+}
+
+impl<'c> LocalScoring<'c> {
+    fn new(cluster: &Cluster<'_>, r: &Resolved<'_>, info: &PodInfo<'_>, class: &'c classes::Class) -> LocalScoring<'c> {
+        let n = cluster.nodes.len();
+        let mut s =
+            LocalScoring { raw: score_cache::Normalised { taint: None, affinity: None }, fit: None, balanced: None };
+        for &(plugin, weight) in &r.scores {
+            match plugin {
+                ScorePlugin::TaintToleration => {
+                    let scores = class
+                        .taint_raw
+                        .get_or_init(|| (0..n).map(|n| taint_toleration::score(cluster, info, n)).collect());
+                    s.raw.taint = Some((scores, weight));
+                }
+                // Without preferred terms every node's raw score is 0, and so is the normalised one.
+                ScorePlugin::NodeAffinity if !info.preferred.is_empty() => {
+                    let scores = class
+                        .affinity_raw
+                        .get_or_init(|| (0..n).map(|n| node_affinity::score(cluster, info, n)).collect());
+                    s.raw.affinity = Some((scores, weight));
+                }
+                ScorePlugin::NodeResourcesFit => s.fit = Some((r.fit.prepare(info), weight)),
+                ScorePlugin::NodeResourcesBalancedAllocation => {
+                    s.balanced = balanced_requests(r, info).map(|b| (b, weight));
+                }
+                // Scored per topology domain, if at all (see `local_only` and `domain_best`).
+                ScorePlugin::NodeAffinity | ScorePlugin::PodTopologySpread | ScorePlugin::InterPodAffinity => {}
+            }
+        }
+        s
+    }
+
+    /// The weighted node-local scores of a feasible `node`.
+    fn local(&self, cluster: &Cluster<'_>, r: &Resolved<'_>, node: usize) -> i64 {
+        let mut local = 0;
+        if let Some((scored, weight)) = &self.fit {
+            local += weight * r.fit.score(cluster, scored, node);
+        }
+        if let Some((requests, weight)) = &self.balanced {
+            local += weight * balanced_allocation::score(cluster, requests, node);
+        }
+        local
+    }
+}
+
+/// The verdict of the pod's filters that read usage (`active`'s dynamic ones) on a node
+/// past every static filter, and its weighted node-local score.
+#[allow(clippy::too_many_arguments)] // the pod's whole context
+fn dynamic_eval(
+    cluster: &Cluster<'_>,
+    r: &Resolved<'_>,
+    ctx: &PodCtx<'_>,
+    active: &[(usize, FilterPlugin)],
+    scoring: &LocalScoring<'_>,
+    node: usize,
+    buf: &mut Vec<ReasonId>,
+    lists: &mut score_cache::ReasonLists,
+) -> score_cache::NodeEval {
+    buf.clear();
+    for &(_, f) in active.iter().filter(|(_, f)| !classes::is_static(*f)) {
+        run_filter(f, cluster, r, ctx, node, buf);
+        if !buf.is_empty() {
+            return score_cache::NodeEval::infeasible(lists.intern(buf), false);
+        }
+    }
+    score_cache::NodeEval::feasible(scoring.local(cluster, r, node))
+}
+
+/// The best node for a [`local_only`] pod from the kept scores of its request key, shared
+/// with the pods of other classes ([`score_cache`]'s `shared`): `None` when they cannot serve
+/// it; else the best node and total, and (when no node is feasible) the reason counts.
+#[allow(clippy::too_many_arguments)] // the pod's whole context
+fn shared_best(
+    cluster: &Cluster<'_>,
+    r: &Resolved<'_>,
+    ctx: &PodCtx<'_>,
+    class: &std::rc::Rc<classes::Class>,
+    active: &[(usize, FilterPlugin)],
+    use_subset: bool,
+    cache: &mut score_cache::ScoreCache,
+    buf: &mut Vec<ReasonId>,
+    memo: &mut StateMemo,
+) -> Option<score_cache::SharedBest> {
+    let info = &ctx.info;
+    if use_subset && info.name_subset != NameSubset::All {
+        return None;
+    }
+    let scoring = LocalScoring::new(cluster, r, info, class);
+    let statics = |node: usize| {
+        let fail_at = class.fail_at[node];
+        if fail_at == classes::PASS {
+            score_cache::Static::passing(scoring.raw.taint(node), scoring.raw.affinity(node))
+        } else {
+            score_cache::Static::failing(fail_at, class.fail_reason[node])
+        }
+    };
+    let query = score_cache::SharedQuery {
+        class: std::rc::Rc::as_ptr(class) as usize,
+        statics: &statics,
+        first_dynamic: active.iter().find(|(_, f)| !classes::is_static(*f)).map_or(usize::MAX, |&(i, _)| i),
+        raw: scoring.raw,
+        pod_hash: info.hash,
+        reasons: cluster.reasons.len(),
+    };
+    let key = score_cache::ResKey {
+        req: info.req.clone(),
+        nz_cpu: info.nz_cpu,
+        nz_mem: info.nz_mem,
+        host_ports: info.pod.host_ports.clone(),
+    };
+    memo.start(cluster.states());
+    cache.shared_best(key, &query, &cluster.changes, &cluster.name_hash, |node, lists| {
+        memo.get(cluster.state[node], || dynamic_eval(cluster, r, ctx, active, &scoring, node, buf, lists))
+    })
+}
+
 /// The kept scores of the pod's key in node order `partition`, brought up to date: `None`
 /// when the key cannot be kept. `active` are the pod's filters that read only the node.
 #[allow(clippy::too_many_arguments)] // the pod's whole context
@@ -575,29 +698,8 @@ fn kept_scores<'c>(
     partition: usize,
 ) -> Option<(&'c mut score_cache::KeyScores, usize, &'c score_cache::HashOrder, score_cache::Normalised<'c>)> {
     let info = &ctx.info;
-    let n = cluster.nodes.len();
-    let mut raw = score_cache::Normalised { taint: None, affinity: None };
-    let mut fit = None;
-    let mut balanced = None;
-    for &(plugin, weight) in &r.scores {
-        match plugin {
-            ScorePlugin::TaintToleration => {
-                let scores =
-                    class.taint_raw.get_or_init(|| (0..n).map(|n| taint_toleration::score(cluster, info, n)).collect());
-                raw.taint = Some((scores, weight));
-            }
-            // Without preferred terms every node's raw score is 0, and so is the normalised one.
-            ScorePlugin::NodeAffinity if !info.preferred.is_empty() => {
-                let scores =
-                    class.affinity_raw.get_or_init(|| (0..n).map(|n| node_affinity::score(cluster, info, n)).collect());
-                raw.affinity = Some((scores, weight));
-            }
-            ScorePlugin::NodeResourcesFit => fit = Some((r.fit.prepare(info), weight)),
-            ScorePlugin::NodeResourcesBalancedAllocation => balanced = balanced_requests(r, info).map(|b| (b, weight)),
-            // Scored per topology domain, if at all (see `local_only` and `domain_best`).
-            ScorePlugin::NodeAffinity | ScorePlugin::PodTopologySpread | ScorePlugin::InterPodAffinity => {}
-        }
-    }
+    let scoring = LocalScoring::new(cluster, r, info, class);
+    let raw = scoring.raw;
     let first_dynamic = active.iter().find(|(_, f)| !classes::is_static(*f)).map_or(usize::MAX, |&(i, _)| i);
     // Every node is evaluated (no NodeAffinity name subset): the per-state memo applies.
     let whole = !use_subset || info.name_subset == NameSubset::All;
@@ -617,33 +719,23 @@ fn kept_scores<'c>(
         &cluster.changes,
         &cluster.name_hash,
         |node, lists| {
-            let mut eval = |lists: &mut score_cache::ReasonLists| {
+            let fail_at = class.fail_at[node];
+            if whole && fail_at == classes::PASS {
+                // A node past every static filter is evaluated on its resource state alone.
+                memo.get(cluster.state[node], || dynamic_eval(cluster, r, ctx, active, &scoring, node, buf, lists))
+            } else if whole && usize::from(fail_at) < first_dynamic {
+                // A static filter fails before any that reads usage: that failure alone.
+                score_cache::NodeEval::infeasible(lists.intern_one(class.fail_reason[node]), true)
+            } else {
                 buf.clear();
                 node_reasons(cluster, r, ctx, Some(class), active, use_subset, node, buf);
                 if !buf.is_empty() {
                     // Outside the name subset, or failing a static filter before any that reads usage.
                     let fixed = (use_subset && info.name_subset.excludes(&cluster.nodes[node].name))
-                        || (class.fail_at[node] != classes::PASS && usize::from(class.fail_at[node]) < first_dynamic);
+                        || (fail_at != classes::PASS && usize::from(fail_at) < first_dynamic);
                     return score_cache::NodeEval::infeasible(lists.intern(buf), fixed);
                 }
-                let mut local = 0;
-                if let Some((scored, weight)) = &fit {
-                    local += weight * r.fit.score(cluster, scored, node);
-                }
-                if let Some((requests, weight)) = &balanced {
-                    local += weight * balanced_allocation::score(cluster, requests, node);
-                }
-                score_cache::NodeEval::feasible(local)
-            };
-            let fail_at = class.fail_at[node];
-            if whole && fail_at == classes::PASS {
-                // A node past every static filter is evaluated on its resource state alone.
-                memo.get(cluster.state[node], || eval(lists))
-            } else if whole && usize::from(fail_at) < first_dynamic {
-                // A static filter fails before any that reads usage: that failure alone.
-                score_cache::NodeEval::infeasible(lists.intern_one(class.fail_reason[node]), true)
-            } else {
-                eval(lists)
+                score_cache::NodeEval::feasible(scoring.local(cluster, r, node))
             }
         },
     )?;
@@ -904,7 +996,20 @@ fn place_one<'a>(
     let cached = match &class {
         Some(c) if !s.reference && r.keep_scores => {
             if local_only(r, &ctx) {
-                cached_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
+                shared_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
+                    .or_else(|| {
+                        cached_best(
+                            cluster,
+                            r,
+                            &ctx,
+                            c,
+                            &active,
+                            use_subset,
+                            &mut s.scores,
+                            &mut s.reasons,
+                            &mut s.memo,
+                        )
+                    })
             } else {
                 domain_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
             }

@@ -21,6 +21,9 @@
 use super::fxhash::FxHashMap as HashMap;
 use super::reasons::ReasonId;
 
+mod shared;
+pub(crate) use shared::{ResKey, SharedBest, SharedQuery, Static};
+
 /// A node no pod of the key can use.
 pub(crate) const INFEASIBLE: i64 = i64::MIN;
 
@@ -97,11 +100,13 @@ pub(crate) struct Normalised<'a> {
 }
 
 impl Normalised<'_> {
-    fn taint(&self, node: usize) -> i64 {
+    /// `node`'s raw TaintToleration score (0 when not scored).
+    pub(crate) fn taint(&self, node: usize) -> i64 {
         self.taint.map_or(0, |(raw, _)| raw[node])
     }
 
-    fn affinity(&self, node: usize) -> i64 {
+    /// `node`'s raw NodeAffinity score (0 when not scored).
+    pub(crate) fn affinity(&self, node: usize) -> i64 {
         self.affinity.map_or(0, |(raw, _)| raw[node])
     }
 }
@@ -260,6 +265,12 @@ impl TieTree {
         }
     }
 
+    /// The highest value.
+    #[inline]
+    fn top(&self) -> i64 {
+        widen(self.cells[1].max)
+    }
+
     #[inline]
     fn get(&self, pos: usize) -> i64 {
         widen(self.cells[self.size + pos].max)
@@ -324,7 +335,12 @@ impl TieTree {
 
     /// [`best`](Self::best) over positions `lo..hi`, within which the hashes are sorted.
     fn best_in(&self, order: &HashOrder, pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
-        let (top, mut count) = if (lo, hi) == (0, order.hash.len()) {
+        self.best_by(&order.hash, pod, lo, hi)
+    }
+
+    /// [`best_in`](Self::best_in) with `hash[pos]` the tie hash at each position.
+    fn best_by(&self, hash: &[u64], pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
+        let (top, mut count) = if (lo, hi) == (0, hash.len()) {
             (widen(self.cells[1].max), self.cells[1].count)
         } else if lo < hi {
             self.query(lo, hi)
@@ -339,7 +355,7 @@ impl TieTree {
         while count > 1 && bit > 0 {
             bit -= 1;
             // Hashes in `lo..hi` share every bit above `bit`, and are sorted.
-            let mid = lo + order.hash[lo..hi].partition_point(|&h| (h >> bit) & 1 == 0);
+            let mid = lo + hash[lo..hi].partition_point(|&h| (h >> bit) & 1 == 0);
             let (agree, disagree) = if (pod >> bit) & 1 == 0 { ((lo, mid), (mid, hi)) } else { ((mid, hi), (lo, mid)) };
             let (m, c) = if agree.0 < agree.1 { self.query(agree.0, agree.1) } else { (INFEASIBLE, 0) };
             if m == top {
@@ -700,6 +716,12 @@ pub(crate) struct ScoreCache {
     seen_at: Vec<u64>,
     stamp: u64,
     changed: Vec<usize>,
+    /// The cells of the kept scores shared between classes, and those scores by request key
+    /// ([`shared`]).
+    cells: shared::Cells,
+    res: HashMap<ResKey, shared::ResScores>,
+    /// Scratch: per cell, the static verdict of the pod's class.
+    statics: Vec<Static>,
 }
 
 /// Most cells a partition may have; pods whose coarse keys cut the nodes finer take the
@@ -764,22 +786,22 @@ impl ScoreCache {
         if capacity == 0 {
             return None;
         }
-        let lists = &mut self.lists;
         let stale = |k: &KeyScores| changes.len().saturating_sub(k.seen) * 2 > nodes;
         if self.keys.get(&key).is_some_and(stale) {
             self.keys.remove(&key);
         }
         let new_view = self.keys.get(&key).is_none_or(|k| k.views.iter().all(|v| v.partition != partition));
-        if new_view && self.keys.values().map(|k| k.views.len()).sum::<usize>() >= capacity {
+        if new_view && self.views_used() >= capacity {
             // Full. Keys more than half the nodes stale would be rebuilt on their next use
             // anyway: dropping them costs nothing. Evicting a key still current to make room
             // would have every pod rebuild one (a scan plus a tree) once keys outnumber the
             // room, so without stale keys this pod takes the plain path.
             self.keys.retain(|_, k| !stale(k));
-            if self.keys.values().map(|k| k.views.len()).sum::<usize>() >= capacity {
+            if self.views_used() >= capacity {
                 return None;
             }
         }
+        let lists = &mut self.lists;
         if self.keys.contains_key(&key) {
             let k = self.keys.get_mut(&key)?;
             let pending = &changes[k.seen.min(changes.len())..];
