@@ -648,6 +648,7 @@ fn shared_best(
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
     memo: &mut StateMemo,
+    topology: Option<&mut score_cache::Topology<'_>>,
 ) -> Option<score_cache::SharedBest> {
     let info = &ctx.info;
     if use_subset && info.name_subset != NameSubset::All {
@@ -677,7 +678,7 @@ fn shared_best(
         host_ports: info.pod.host_ports.clone(),
     };
     memo.start(cluster.states());
-    cache.shared_best(key, &query, &cluster.changes, &cluster.name_hash, |node, lists| {
+    cache.shared_best(key, &query, topology, &cluster.changes, &cluster.name_hash, |node, lists| {
         memo.get(cluster.state[node], || dynamic_eval(cluster, r, ctx, active, &scoring, node, buf, lists))
     })
 }
@@ -830,63 +831,101 @@ fn domain_best(
     coarse.sort_by_key(|d| d.id);
     coarse.dedup_by_key(|d| d.id);
     let ids: Vec<u32> = coarse.iter().map(|d| d.id).collect();
+    // The inter-pod affinity score adds one value per coarse domain, normalised over the
+    // domains the pod may use (one node of each given).
+    let ipa_extra = |nodes: &[usize]| -> Vec<i64> {
+        let Some((state, weight)) = &ipa else { return vec![0; nodes.len()] };
+        let mut scores: Vec<i64> = nodes.iter().map(|&node| state.score(&cluster.nodes[node].labels)).collect();
+        state.normalize(&mut scores);
+        scores.into_iter().map(|s| s * weight).collect()
+    };
+    let passes = |node: usize| {
+        spread.is_none_or(|sp| sp.filter_coarse(node).is_none())
+            && affinity.is_none_or(|a| a.filter_coarse(node).is_none())
+    };
+    // The kept scores shared between classes first (`score_cache`'s `shared`).
+    let domains = |node: usize| coarse.iter().map(|d| d.of_node[node]).collect::<Vec<u32>>();
+    let mut extra = |nodes: &[usize]| ipa_extra(nodes);
+    let mut topology =
+        score_cache::Topology { keys: &ids, domains: &domains, passes: &passes, blocked: &blocked, extra: &mut extra };
+    if let Some(found) = shared_best(cluster, r, ctx, class, local, use_subset, cache, buf, memo, Some(&mut topology)) {
+        return match found {
+            score_cache::SharedBest::Node(node, total) => Some((Some((node, total)), None)),
+            score_cache::SharedBest::Infeasible { mut counts, passing } => {
+                rules_diagnosis(cluster, r, ctx, topological, passing.into_iter(), &mut counts, buf)?;
+                Some((None, Some(counts)))
+            }
+        };
+    }
     let partition = cache.partition(&ids, &cluster.name_hash, || {
         let mut cells: fxhash::FxHashMap<Vec<u32>, u32> = fxhash::FxHashMap::default();
         let of_node = (0..n)
             .map(|node| {
-                let tuple: Vec<u32> = coarse.iter().map(|d| d.of_node[node]).collect();
                 let next = cells.len() as u32;
-                *cells.entry(tuple).or_insert(next)
+                *cells.entry(domains(node)).or_insert(next)
             })
             .collect();
         (of_node, cells.len())
     })?;
     let order = cache.order(partition)?;
-    let cell_ok: Vec<bool> = (0..order.cells.len())
-        .map(|c| {
-            let node = order.some_node(c);
-            spread.is_none_or(|sp| sp.filter_coarse(node).is_none())
-                && affinity.is_none_or(|a| a.filter_coarse(node).is_none())
-        })
-        .collect();
+    let cell_ok: Vec<bool> = (0..order.cells.len()).map(|c| passes(order.some_node(c))).collect();
     let (kept, view, order, raw) = kept_scores(cluster, r, ctx, class, local, use_subset, cache, buf, memo, partition)?;
     if cell_ok.len() != order.cells.len() {
         return None;
     }
     let found = kept.best_in_cells(view, order, &raw, ctx.info.hash, &cell_ok, &blocked, |cells| {
-        let Some((state, weight)) = &ipa else { return Some(vec![0; cells.len()]) };
-        let mut scores: Vec<i64> =
-            cells.iter().map(|&(c, _)| state.score(&cluster.nodes[order.some_node(c)].labels)).collect();
-        state.normalize(&mut scores);
-        Some(scores.into_iter().map(|s| s * weight).collect())
+        let nodes: Vec<usize> = cells.iter().map(|&(c, _)| order.some_node(c)).collect();
+        Some(ipa_extra(&nodes))
     });
     match found {
         score_cache::CellBest::Node(node, total) => Some((Some((node, total)), None)),
         score_cache::CellBest::Unknown => None,
         score_cache::CellBest::Infeasible => {
-            // The diagnosis: the kept first failures of the nodes that fail a node-local
-            // filter, and the first failing rule of each of the others.
             let mut counts = kept.counts.clone();
             counts.resize(cluster.reasons.len(), 0);
-            for node in (0..n).filter(|&node| kept.feasible(node)) {
-                buf.clear();
-                for &(_, f) in topological {
-                    run_filter(f, cluster, r, ctx, node, buf);
-                    if !buf.is_empty() {
-                        break;
-                    }
-                }
-                if buf.is_empty() {
-                    // The rules pass a node the cells ruled out: let the plain path decide.
-                    return None;
-                }
-                for &id in buf.iter() {
-                    counts[id as usize] += 1;
-                }
-            }
+            rules_diagnosis(
+                cluster,
+                r,
+                ctx,
+                topological,
+                (0..n).filter(|&node| kept.feasible(node)),
+                &mut counts,
+                buf,
+            )?;
             Some((None, Some(counts)))
         }
     }
+}
+
+/// The diagnosis of a pod no node passes, for the nodes that pass every node-local filter
+/// (`passing`): each is counted under the first of the pod's topology rules it fails, on top
+/// of `counts` (the node-local failures). `None` when a rule passes one of them after all:
+/// the cells ruled out a node they should not have, so the plain path must decide.
+fn rules_diagnosis(
+    cluster: &Cluster<'_>,
+    r: &Resolved<'_>,
+    ctx: &PodCtx<'_>,
+    topological: &[(usize, FilterPlugin)],
+    passing: impl Iterator<Item = usize>,
+    counts: &mut [usize],
+    buf: &mut Vec<ReasonId>,
+) -> Option<()> {
+    for node in passing {
+        buf.clear();
+        for &(_, f) in topological {
+            run_filter(f, cluster, r, ctx, node, buf);
+            if !buf.is_empty() {
+                break;
+            }
+        }
+        if buf.is_empty() {
+            return None;
+        }
+        for &id in buf.iter() {
+            counts[id as usize] += 1;
+        }
+    }
+    Some(())
 }
 
 fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
@@ -996,7 +1035,11 @@ fn place_one<'a>(
     let cached = match &class {
         Some(c) if !s.reference && r.keep_scores => {
             if local_only(r, &ctx) {
-                shared_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
+                shared_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo, None)
+                    .map(|found| match found {
+                        score_cache::SharedBest::Node(node, total) => (Some((node, total)), None),
+                        score_cache::SharedBest::Infeasible { counts, .. } => (None, Some(counts)),
+                    })
                     .or_else(|| {
                         cached_best(
                             cluster,

@@ -22,7 +22,7 @@ use super::fxhash::FxHashMap as HashMap;
 use super::reasons::ReasonId;
 
 mod shared;
-pub(crate) use shared::{ResKey, SharedBest, SharedQuery, Static};
+pub(crate) use shared::{ResKey, SharedBest, SharedQuery, Static, Topology};
 
 /// A node no pod of the key can use.
 pub(crate) const INFEASIBLE: i64 = i64::MIN;
@@ -313,6 +313,18 @@ impl TieTree {
 
     /// The first position in `lo..hi` whose value is `top` (the range's max).
     fn first(&self, lo: usize, hi: usize, top: i64) -> Option<usize> {
+        if lo == 0 && hi >= self.size {
+            // The whole tree: straight down, to the left child whenever it holds the top.
+            let top = narrow(top);
+            if self.cells[1].max != top {
+                return None;
+            }
+            let mut i = 1;
+            while i < self.size {
+                i = if self.cells[2 * i].max == top { 2 * i } else { 2 * i + 1 };
+            }
+            return Some(i - self.size);
+        }
         fn go(t: &TieTree, i: usize, from: usize, to: usize, lo: usize, hi: usize, top: i64) -> Option<usize> {
             if to <= lo || hi <= from || widen(t.cells[i].max) < top {
                 return None;
@@ -335,11 +347,13 @@ impl TieTree {
 
     /// [`best`](Self::best) over positions `lo..hi`, within which the hashes are sorted.
     fn best_in(&self, order: &HashOrder, pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
-        self.best_by(&order.hash, pod, lo, hi)
+        self.best_by(&order.hash, pod, lo, hi, None)
     }
 
-    /// [`best_in`](Self::best_in) with `hash[pos]` the tie hash at each position.
-    fn best_by(&self, hash: &[u64], pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
+    /// [`best_in`](Self::best_in) with `hash[pos]` the tie hash at each position; `None` also
+    /// as soon as every top position's tie key (hash XOR `pod`) is known to exceed `bound`
+    /// (the best key found elsewhere).
+    fn best_by(&self, hash: &[u64], pod: u64, lo: usize, hi: usize, bound: Option<u64>) -> Option<(usize, i64)> {
         let (top, mut count) = if (lo, hi) == (0, hash.len()) {
             (widen(self.cells[1].max), self.cells[1].count)
         } else if lo < hi {
@@ -352,6 +366,7 @@ impl TieTree {
         }
         let (mut lo, mut hi) = (lo, hi);
         let mut bit = 64;
+        let mut key = 0u64;
         while count > 1 && bit > 0 {
             bit -= 1;
             // Hashes in `lo..hi` share every bit above `bit`, and are sorted.
@@ -363,8 +378,15 @@ impl TieTree {
                 count = c;
             } else {
                 (lo, hi) = disagree;
+                // The top positions' keys have this bit set, and share every bit above it.
+                key |= 1 << bit;
+                if bound.is_some_and(|b| key >> bit > b >> bit) {
+                    return None;
+                }
             }
         }
+        // Past the last hash only padding, never a top value: the whole tree when `hi` is.
+        let hi = if hi == hash.len() { self.size } else { hi };
         self.first(lo, hi, top).map(|pos| (pos, top))
     }
 }
@@ -721,7 +743,7 @@ pub(crate) struct ScoreCache {
     cells: shared::Cells,
     res: HashMap<ResKey, shared::ResScores>,
     /// Scratch: per cell, the static verdict of the pod's class.
-    statics: Vec<Static>,
+    statics: Vec<(Static, bool)>,
 }
 
 /// Most cells a partition may have; pods whose coarse keys cut the nodes finer take the
@@ -890,6 +912,7 @@ mod tests {
             updates in proptest::collection::vec((any::<prop::sample::Index>(), -1i64..4), 0..20),
             pod in any::<u64>(),
             narrow in any::<bool>(),
+            bound in any::<u64>(),
         ) {
             let value = |v: i64| if v < 0 { INFEASIBLE } else { v };
             let hashes: Vec<u64> =
@@ -909,6 +932,14 @@ mod tests {
                 .map(|n| (n, values[n]));
             let found = tree.best(&order, pod).map(|(pos, v)| (order.node[pos] as usize, v));
             prop_assert_eq!(found, scan);
+            // With a bound: the same node, or none when its key exceeds the bound.
+            let bounded = tree
+                .best_by(&order.hash, pod, 0, order.hash.len(), Some(bound))
+                .map(|(pos, v)| (order.node[pos] as usize, v));
+            match bounded {
+                Some(b) => prop_assert_eq!(Some(b), scan),
+                None => prop_assert!(scan.is_none_or(|(n, _)| hashes[n] ^ pod > bound)),
+            }
         }
     }
 }

@@ -73,19 +73,22 @@ pub(crate) struct Cells {
     generation: u64,
     /// Per class id, whether its static verdicts are constant on the cells.
     classes: HashMap<usize, bool>,
+    /// Per set of coarse topology keys (their ids), whether their domains are.
+    topologies: HashMap<Vec<u32>, bool>,
 }
 
 impl Cells {
     /// Refines the cells so that `sig` is constant on each; `false` (cells unchanged) when
     /// that takes more than [`MAX_SHARED_CELLS`] cells.
-    fn refine(&mut self, tie_hash: &[u64], sig: &dyn Fn(usize) -> Static) -> bool {
+    fn refine<K: std::hash::Hash + Eq>(&mut self, tie_hash: &[u64], sig: impl Fn(usize) -> K) -> bool {
         let n = tie_hash.len();
         if self.order.pos.len() != n {
             self.order = HashOrder::new(tie_hash, vec![0; n], 1);
             self.classes.clear();
+            self.topologies.clear();
             self.generation += 1;
         }
-        let mut ids: HashMap<(u32, Static), u32> = HashMap::default();
+        let mut ids: HashMap<(u32, K), u32> = HashMap::default();
         let mut cell = Vec::with_capacity(n);
         for node in 0..n {
             let next = ids.len() as u32;
@@ -201,8 +204,32 @@ pub(crate) struct SharedQuery<'a> {
     pub(crate) reasons: usize,
 }
 
-/// The best node and its total, or (no node feasible) the diagnosis's reason counts.
-pub(crate) type SharedBest = (Option<(usize, i64)>, Option<Vec<usize>>);
+/// The rules of a pod with topology spread constraints or inter-pod terms, as the shared
+/// scores apply them: checked once per cell of the coarse topology domains, and on the few
+/// nodes the fine (hostname) rules keep out.
+pub(crate) struct Topology<'a> {
+    /// The ids of the coarse topology keys the rules read (sorted, deduplicated).
+    pub(crate) keys: &'a [u32],
+    /// A node's domain of each of those keys.
+    pub(crate) domains: &'a dyn Fn(usize) -> Vec<u32>,
+    /// Whether the coarse rules pass a node (hence its whole cell).
+    pub(crate) passes: &'a dyn Fn(usize) -> bool,
+    /// The nodes a fine rule keeps out (sorted).
+    pub(crate) blocked: &'a [usize],
+    /// Given one node of each cell the pod may use, what each cell adds to its nodes' totals
+    /// (the weighted inter-pod affinity score, one value per coarse domain).
+    pub(crate) extra: &'a mut dyn FnMut(&[usize]) -> Vec<i64>,
+}
+
+/// What the shared scores found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SharedBest {
+    /// The best node and its total.
+    Node(usize, i64),
+    /// No node passes: the reason counts of the nodes failing a node-local filter (kube's
+    /// diagnosis), and the nodes passing them all, which a topology rule must have failed.
+    Infeasible { counts: Vec<usize>, passing: Vec<usize> },
+}
 
 impl ScoreCache {
     /// Views' worth of memory the kept scores hold (see [`budget_bytes`]).
@@ -210,15 +237,16 @@ impl ScoreCache {
         self.keys.values().map(|k| k.views.len()).sum::<usize>() + ResScores::VIEWS * self.res.len()
     }
 
-    /// The best node for a pod whose filters and scores read only the node, from the kept
-    /// scores of its request key (`key`), brought up to date with `changes` (built with
-    /// `eval`, the usage-reading filters and node-local scores, on first use). `None` when
-    /// the shared scores cannot serve the pod: its class cuts the nodes too finely, a static
-    /// filter of it fails after one that reads usage, or the memory budget is spent.
+    /// The best node for a pod from the kept scores of its request key (`key`), brought up
+    /// to date with `changes` (built with `eval`, the usage-reading filters and node-local
+    /// scores, on first use), under the pod's topology rules if any. `None` when the shared
+    /// scores cannot serve the pod: its class or topology keys cut the nodes too finely, a
+    /// static filter of it fails after one that reads usage, or the memory budget is spent.
     pub(crate) fn shared_best(
         &mut self,
         key: ResKey,
         q: &SharedQuery<'_>,
+        mut topology: Option<&mut Topology<'_>>,
         changes: &[u32],
         tie_hash: &[u64],
         mut eval: impl FnMut(usize, &mut ReasonLists) -> NodeEval,
@@ -231,23 +259,36 @@ impl ScoreCache {
             self.cells = Cells::default();
             self.res.clear();
         }
-        match self.cells.classes.get(&q.class) {
-            Some(false) => return None,
-            Some(true) => {}
-            None => {
-                let fits = self.cells.refine(tie_hash, q.statics);
-                self.cells.classes.insert(q.class, fits);
-                if !fits {
-                    return None;
-                }
+        if !self.cells.classes.contains_key(&q.class) {
+            let fits = self.cells.refine(tie_hash, q.statics);
+            self.cells.classes.insert(q.class, fits);
+        }
+        if self.cells.classes.get(&q.class) != Some(&true) {
+            return None;
+        }
+        if let Some(t) = topology.as_deref()
+            && !t.keys.is_empty()
+        {
+            if !self.cells.topologies.contains_key(t.keys) {
+                let fits = self.cells.refine(tie_hash, t.domains);
+                self.cells.topologies.insert(t.keys.to_vec(), fits);
+            }
+            if self.cells.topologies.get(t.keys) != Some(&true) {
+                return None;
             }
         }
         let order = &self.cells.order;
         let generation = self.cells.generation;
         let mut stat = std::mem::take(&mut self.statics);
         stat.clear();
-        stat.extend((0..order.cells.len()).map(|c| (q.statics)(order.some_node(c))));
-        if stat.iter().any(|s| !s.passes() && usize::from(s.fail_at) >= q.first_dynamic) {
+        stat.extend((0..order.cells.len()).map(|c| {
+            let node = order.some_node(c);
+            let s = (q.statics)(node);
+            // A cell the coarse rules rule out counts as one no node of passes (its nodes'
+            // diagnosis comes from the rules, see `SharedBest::Infeasible`).
+            (s, topology.as_deref().is_none_or(|t| (t.passes)(node)))
+        }));
+        if stat.iter().any(|(s, _)| !s.passes() && usize::from(s.fail_at) >= q.first_dynamic) {
             self.statics = stat;
             return None;
         }
@@ -305,15 +346,15 @@ impl ScoreCache {
                 e.insert(k)
             }
         };
-        let found = best(res, order, &stat, q);
-        let found = match found {
-            Some(best) => (Some(best), None),
+        let found = match best(res, order, &stat, q, topology.as_deref_mut()) {
+            Some((node, total)) => SharedBest::Node(node, total),
             None => {
                 // No node passes: kube's diagnosis, each node counted under its first failure.
                 let mut counts = vec![0; q.reasons];
-                for (c, s) in stat.iter().enumerate() {
+                let mut passing = Vec::new();
+                for (c, (s, _)) in stat.iter().enumerate() {
+                    let (lo, hi) = order.cells[c];
                     if !s.passes() {
-                        let (lo, hi) = order.cells[c];
                         counts[s.reason as usize] += hi - lo;
                         continue;
                     }
@@ -322,8 +363,14 @@ impl ScoreCache {
                             counts[r as usize] += count as usize;
                         }
                     }
+                    if topology.is_some() && res.feasible[c] > 0 {
+                        passing.extend(
+                            order.node[lo..hi].iter().map(|&n| n as usize).filter(|&n| res.evals[n].reasons() == 0),
+                        );
+                    }
                 }
-                (None, Some(counts))
+                passing.sort_unstable();
+                SharedBest::Infeasible { counts, passing }
             }
         };
         self.statics = stat;
@@ -331,19 +378,56 @@ impl ScoreCache {
     }
 }
 
-/// The best node of the pod's class over the cells, and its total: the highest total, among
-/// equal totals the smallest tie key, then the smallest node index, as on the plain path.
-fn best(res: &ResScores, order: &HashOrder, stat: &[Static], q: &SharedQuery<'_>) -> Option<(usize, i64)> {
-    // The normalised scores' maxima over the feasible nodes.
+/// The best node of the pod's class over the cells its rules allow, and its total: the
+/// highest total, among equal totals the smallest tie key, then the smallest node index, as
+/// on the plain path.
+fn best(
+    res: &mut ResScores,
+    order: &HashOrder,
+    stat: &[(Static, bool)],
+    q: &SharedQuery<'_>,
+    topology: Option<&mut Topology<'_>>,
+) -> Option<(usize, i64)> {
+    // Per cell, the nodes the pod may use: the fine rules' blocked nodes leave the trees for
+    // this query.
+    let mut left: Vec<u32> = res.feasible.clone();
+    let mut masked: Vec<usize> = Vec::new();
+    if let Some(t) = topology.as_deref() {
+        for &node in t.blocked {
+            let c = order.cell[node] as usize;
+            let (s, ok) = stat[c];
+            if s.passes() && ok && res.evals[node].reasons() == 0 {
+                left[c] -= 1;
+                masked.push(node);
+                res.trees[c].set(order.pos[node] as usize - order.cells[c].0, INFEASIBLE);
+            }
+        }
+    }
+    let usable = |c: usize| stat[c].0.passes() && stat[c].1 && left[c] > 0;
+    let extra: Vec<i64> = match topology {
+        Some(t) => {
+            let cells: Vec<usize> = (0..stat.len()).filter(|&c| usable(c)).map(|c| order.some_node(c)).collect();
+            let values = (t.extra)(&cells);
+            let mut per_cell = vec![0; stat.len()];
+            for (c, v) in (0..stat.len()).filter(|&c| usable(c)).zip(values) {
+                per_cell[c] = v;
+            }
+            per_cell
+        }
+        None => Vec::new(),
+    };
+    let extra = |c: usize| extra.get(c).copied().unwrap_or(0);
+    // The normalised scores' maxima over the nodes the pod may use.
     let (mut taint_max, mut affinity_max) = (0, 0);
-    for (c, s) in stat.iter().enumerate() {
-        if s.passes() && res.feasible[c] > 0 {
+    for (c, (s, _)) in stat.iter().enumerate() {
+        if usable(c) {
             taint_max = taint_max.max(s.taint);
             affinity_max = affinity_max.max(s.affinity);
         }
     }
-    let static_total = |s: &Static| {
-        let mut total = 0;
+    let plus = |c: usize| {
+        let s = &stat[c].0;
+        let mut total = extra(c);
         if let Some((_, weight)) = q.raw.taint {
             total += weight * crate::engine::plugins::normalize_one(s.taint, taint_max, true);
         }
@@ -355,41 +439,39 @@ fn best(res: &ResScores, order: &HashOrder, stat: &[Static], q: &SharedQuery<'_>
     let mut top = INFEASIBLE;
     let mut tied = 0usize;
     let mut first = 0usize;
-    for (c, s) in stat.iter().enumerate() {
-        if !s.passes() || res.feasible[c] == 0 {
-            continue;
-        }
-        let total = res.trees[c].top() + static_total(s);
+    for c in (0..stat.len()).filter(|&c| usable(c)) {
+        let total = res.trees[c].top() + plus(c);
         if total > top {
             (top, tied, first) = (total, 1, c);
         } else if total == top {
             tied += 1;
         }
     }
-    if top == INFEASIBLE {
-        return None;
-    }
     let mut found: Option<(u64, usize, i64)> = None;
-    for (c, s) in stat.iter().enumerate().skip(first) {
-        if tied == 0 {
-            break;
+    if top != INFEASIBLE {
+        for c in (first..stat.len()).filter(|&c| usable(c)) {
+            if tied == 0 {
+                break;
+            }
+            let plus = plus(c);
+            if res.trees[c].top() + plus != top {
+                continue;
+            }
+            tied -= 1;
+            let (lo, hi) = order.cells[c];
+            let hash = &order.hash[lo..hi];
+            let bound = found.map(|(k, _, _)| k);
+            let Some((at, local)) = res.trees[c].best_by(hash, q.pod_hash, 0, hash.len(), bound) else { continue };
+            let node = order.node[lo + at] as usize;
+            let key = crate::engine::cluster::tie_key(q.pod_hash, hash[at]);
+            if found.is_none_or(|(k, n, _)| (key, node) < (k, n)) {
+                found = Some((key, node, local + plus));
+            }
         }
-        if !s.passes() || res.feasible[c] == 0 {
-            continue;
-        }
-        let plus = static_total(s);
-        if res.trees[c].top() + plus != top {
-            continue;
-        }
-        tied -= 1;
-        let (lo, hi) = order.cells[c];
-        let hash = &order.hash[lo..hi];
-        let Some((at, local)) = res.trees[c].best_by(hash, q.pod_hash, 0, hash.len()) else { continue };
-        let node = order.node[lo + at] as usize;
-        let key = crate::engine::cluster::tie_key(q.pod_hash, hash[at]);
-        if found.is_none_or(|(k, n, _)| (key, node) < (k, n)) {
-            found = Some((key, node, local + plus));
-        }
+    }
+    for node in masked {
+        let c = order.cell[node] as usize;
+        res.trees[c].set(order.pos[node] as usize - order.cells[c].0, value(res.evals[node]));
     }
     found.map(|(_, node, total)| (node, total))
 }
