@@ -311,31 +311,36 @@ impl TieTree {
         (widen(acc.max), acc.count)
     }
 
-    /// The first position in `lo..hi` whose value is `top` (the range's max).
+    /// The first position in `lo..hi` whose value is `top` (the range's max): the first of
+    /// the range's O(log n) covering subtrees that holds it, then straight down.
     fn first(&self, lo: usize, hi: usize, top: i64) -> Option<usize> {
-        if lo == 0 && hi >= self.size {
-            // The whole tree: straight down, to the left child whenever it holds the top.
-            let top = narrow(top);
-            if self.cells[1].max != top {
-                return None;
-            }
-            let mut i = 1;
+        let top = narrow(top);
+        let down = |mut i: usize| {
             while i < self.size {
                 i = if self.cells[2 * i].max == top { 2 * i } else { 2 * i + 1 };
             }
-            return Some(i - self.size);
-        }
-        fn go(t: &TieTree, i: usize, from: usize, to: usize, lo: usize, hi: usize, top: i64) -> Option<usize> {
-            if to <= lo || hi <= from || widen(t.cells[i].max) < top {
-                return None;
+            i - self.size
+        };
+        let (mut l, mut r) = (lo + self.size, hi.min(self.size) + self.size);
+        // The right side's subtrees, found right to left.
+        let mut right = [0usize; 64];
+        let mut rights = 0;
+        while l < r {
+            if l & 1 == 1 {
+                if self.cells[l].max == top {
+                    return Some(down(l));
+                }
+                l += 1;
             }
-            if i >= t.size {
-                return Some(i - t.size);
+            if r & 1 == 1 {
+                r -= 1;
+                right[rights] = r;
+                rights += 1;
             }
-            let mid = (from + to) / 2;
-            go(t, 2 * i, from, mid, lo, hi, top).or_else(|| go(t, 2 * i + 1, mid, to, lo, hi, top))
+            l /= 2;
+            r /= 2;
         }
-        go(self, 1, 0, self.size, lo, hi, top)
+        right[..rights].iter().rev().find(|&&i| self.cells[i].max == top).map(|&i| down(i))
     }
 
     /// The position with the highest value and, among those, the smallest tie hash XOR
