@@ -58,26 +58,40 @@ pub(crate) struct Class {
 /// The classes of one placement run.
 #[derive(Debug, Default)]
 pub(crate) struct Classes {
-    map: HashMap<ClassKey, Rc<Class>>,
+    /// The classes by the hash of their key (so a pod's key is hashed and compared where it
+    /// lies, not cloned), with the keys.
+    map: HashMap<u64, Vec<(ClassKey, Rc<Class>)>>,
+    len: usize,
 }
 
 impl Classes {
     /// The class of `pod`, built with `build` on first use (`None` once the cache is full).
     pub(crate) fn get(&mut self, pod: &Pod, build: impl FnOnce() -> Class) -> Option<Rc<Class>> {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = std::hash::BuildHasherDefault::<super::fxhash::FxHasher>::default().build_hasher();
+        (&pod.node_selector, &pod.node_affinity, &pod.tolerations, &pod.node_name).hash(&mut h);
+        let hash = h.finish();
+        let same = |k: &ClassKey| {
+            k.node_selector == pod.node_selector
+                && k.node_affinity == pod.node_affinity
+                && k.tolerations == pod.tolerations
+                && k.node_name == pod.node_name
+        };
+        if let Some((_, class)) = self.map.get(&hash).and_then(|bucket| bucket.iter().find(|(k, _)| same(k))) {
+            return Some(Rc::clone(class));
+        }
+        if self.len >= MAX_CLASSES {
+            return None;
+        }
         let key = ClassKey {
             node_selector: pod.node_selector.clone(),
             node_affinity: pod.node_affinity.clone(),
             tolerations: pod.tolerations.clone(),
             node_name: pod.node_name.clone(),
         };
-        if let Some(class) = self.map.get(&key) {
-            return Some(Rc::clone(class));
-        }
-        if self.map.len() >= MAX_CLASSES {
-            return None;
-        }
         let class = Rc::new(build());
-        self.map.insert(key, Rc::clone(&class));
+        self.map.entry(hash).or_default().push((key, Rc::clone(&class)));
+        self.len += 1;
         Some(class)
     }
 }

@@ -58,6 +58,13 @@ impl ResourceIndex {
     /// Non-zero amounts of `r` (excluding `pods`) as `(id, amount)`, by id.
     pub(crate) fn sparse(&self, r: &Resources) -> Vec<(ResourceId, i64)> {
         let mut out = Vec::with_capacity(3 + r.extended.len());
+        self.sparse_into(r, &mut out);
+        out
+    }
+
+    /// [`sparse`](Self::sparse) into `out` (cleared first), reusing its memory.
+    fn sparse_into(&self, r: &Resources, out: &mut Vec<(ResourceId, i64)>) {
+        out.clear();
         for (id, v) in [(CPU, r.cpu_millis), (MEMORY, r.memory), (EPHEMERAL, r.ephemeral_storage)] {
             if v != 0 {
                 out.push((id, v));
@@ -75,7 +82,6 @@ impl ResourceIndex {
         if out.len() - scalars > 1 {
             out[scalars..].sort_unstable();
         }
-        out
     }
 
     /// Interns the extended resources `r` names (cpu, memory and ephemeral-storage always are).
@@ -94,8 +100,10 @@ pub(crate) struct Member<'a> {
     pub(crate) pod: &'a Pod,
     pub(crate) node: usize,
     pub(crate) terms: PodTerms<'a>,
-    /// What [`Cluster::assume`] added, so that [`Cluster::rollback`] can take it back.
-    req: Vec<(ResourceId, i64)>,
+    /// Where in [`Cluster::member_req`] the requests [`Cluster::assume`] added start, so
+    /// that [`Cluster::rollback`] can take them back (they end where the next member's
+    /// start).
+    req_at: u32,
     nz_cpu: i64,
     nz_mem: i64,
 }
@@ -163,6 +171,9 @@ pub(crate) struct Cluster<'s> {
     pub(crate) nodes: &'s [Node],
     /// Placed and assumed pods.
     pub(crate) members: Vec<Member<'s>>,
+    /// The members' requests, one after another (see [`Member`]): one buffer rather than an
+    /// allocation per pod.
+    member_req: Vec<(ResourceId, i64)>,
     /// Member indices per node.
     pub(crate) by_node: Vec<Vec<u32>>,
     /// Member indices (ascending) by label: key → value → members.
@@ -263,6 +274,7 @@ impl<'s> Cluster<'s> {
         let mut c = Cluster {
             nodes,
             members: Vec::with_capacity(placed.len()),
+            member_req: Vec::with_capacity(placed.len() * 2),
             by_node: vec![Vec::new(); n],
             by_label: Default::default(),
             with_affinity: Vec::new(),
@@ -307,8 +319,9 @@ impl<'s> Cluster<'s> {
                 .collect();
             c.hard_taints.push(hard);
         }
+        let mut sparse = Vec::new();
         for (node, pod, usage) in placed {
-            let sparse = c.resources.sparse(&usage.requests);
+            c.resources.sparse_into(&usage.requests, &mut sparse);
             c.assume(node, pod, PodTerms::new(pod, hard_weight), &sparse, usage.nz_cpu, usage.nz_mem);
         }
         // States are interned once the placed pods are in (`assume` keeps them current after).
@@ -466,21 +479,22 @@ impl<'s> Cluster<'s> {
         self.by_node[node].push(index as u32);
         for (k, v) in &pod.labels {
             // Keys and values are cloned only when first seen.
-            if !self.by_label.contains_key(k.as_str()) {
-                self.by_label.insert(k.clone(), Default::default());
-            }
-            if let Some(values) = self.by_label.get_mut(k.as_str()) {
-                if !values.contains_key(v.as_str()) {
-                    values.insert(v.clone(), Vec::new());
-                }
-                if let Some(carriers) = values.get_mut(v.as_str()) {
-                    carriers.push(index as u32);
+            let values = match self.by_label.get_mut(k.as_str()) {
+                Some(values) => values,
+                None => self.by_label.entry(k.clone()).or_default(),
+            };
+            match values.get_mut(v.as_str()) {
+                Some(carriers) => carriers.push(index as u32),
+                None => {
+                    values.insert(v.clone(), vec![index as u32]);
                 }
             }
         }
         let namespace_labels = self.namespaces.get(&pod.namespace).unwrap_or(&self.no_labels);
         self.counts.get_mut().update(pod, namespace_labels, node, 1);
-        self.members.push(Member { pod, node, terms, req: req.to_vec(), nz_cpu, nz_mem });
+        let req_at = u32::try_from(self.member_req.len()).unwrap_or(u32::MAX);
+        self.member_req.extend_from_slice(req);
+        self.members.push(Member { pod, node, terms, req_at, nz_cpu, nz_mem });
         let row = node * self.width;
         for &(id, v) in req {
             self.requested[row + id] = self.requested[row + id].saturating_add(v);
@@ -518,9 +532,11 @@ impl<'s> Cluster<'s> {
             let Some(m) = self.members.pop() else { break };
             let index = self.members.len();
             let row = m.node * self.width;
-            for &(id, v) in &m.req {
+            let at = (m.req_at as usize).min(self.member_req.len());
+            for &(id, v) in &self.member_req[at..] {
                 self.requested[row + id] -= v;
             }
+            self.member_req.truncate(at);
             self.nz_cpu[m.node] -= m.nz_cpu;
             self.nz_mem[m.node] -= m.nz_mem;
             self.pod_count[m.node] -= 1;
