@@ -67,10 +67,13 @@ pub(crate) struct Classes {
 impl Classes {
     /// The class of `pod`, built with `build` on first use (`None` once the cache is full).
     pub(crate) fn get(&mut self, pod: &Pod, build: impl FnOnce() -> Class) -> Option<Rc<Class>> {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut h = std::hash::BuildHasherDefault::<super::fxhash::FxHasher>::default().build_hasher();
-        (&pod.node_selector, &pod.node_affinity, &pod.tolerations, &pod.node_name).hash(&mut h);
-        let hash = h.finish();
+        use std::hash::BuildHasher;
+        let hash = std::hash::BuildHasherDefault::<super::fxhash::FxHasher>::default().hash_one((
+            &pod.node_selector,
+            &pod.node_affinity,
+            &pod.tolerations,
+            &pod.node_name,
+        ));
         let same = |k: &ClassKey| {
             k.node_selector == pod.node_selector
                 && k.node_affinity == pod.node_affinity
