@@ -205,6 +205,31 @@ impl HashOrder {
         }
     }
 
+    /// [`new`](Self::new) given `base`, every node in the order of its tie hash (then index):
+    /// the nodes are bucketed by cell in that order, without sorting.
+    pub(crate) fn bucketed(base: &[u32], tie_hash: &[u64], cell: Vec<u32>, cells: usize) -> HashOrder {
+        let mut ranges = vec![(0, 0); cells];
+        for &c in &cell {
+            ranges[c as usize].1 += 1;
+        }
+        let mut at = 0;
+        for r in &mut ranges {
+            let len = r.1;
+            *r = (at, at);
+            at += len;
+        }
+        let mut node = vec![0u32; base.len()];
+        let mut pos = vec![0u32; base.len()];
+        for &n in base {
+            let r = &mut ranges[cell[n as usize] as usize];
+            node[r.1] = n;
+            pos[n as usize] = r.1 as u32;
+            r.1 += 1;
+        }
+        let hash = node.iter().map(|&n| tie_hash[n as usize]).collect();
+        HashOrder { pos, cell, cells: ranges, node, hash }
+    }
+
     /// A node of `cell` (every cell has one).
     pub(crate) fn some_node(&self, cell: usize) -> usize {
         self.node[self.cells[cell].0] as usize
@@ -924,6 +949,17 @@ mod tests {
                 nodes.iter().map(|&(h, shift, _)| if narrow { h >> (60 + shift) } else { h }).collect();
             let mut values: Vec<i64> = nodes.iter().map(|&(_, _, v)| value(v)).collect();
             let order = HashOrder::new(&hashes, vec![0; hashes.len()], 1);
+            // Bucketing the one-cell order by cells gives the sorted order by (cell, hash, index).
+            let cells: Vec<u32> = nodes.iter().map(|&(h, _, _)| (h % 3) as u32).collect();
+            let sorted = HashOrder::new(&hashes, cells.clone(), 3);
+            let bucketed = HashOrder::bucketed(&order.node, &hashes, cells, 3);
+            prop_assert_eq!(&sorted.node, &bucketed.node);
+            prop_assert_eq!(&sorted.pos, &bucketed.pos);
+            prop_assert_eq!(&sorted.hash, &bucketed.hash);
+            prop_assert_eq!(
+                sorted.cells.iter().filter(|r| r.1 > r.0).collect::<Vec<_>>(),
+                bucketed.cells.iter().filter(|r| r.1 > r.0).collect::<Vec<_>>()
+            );
             let mut tree = TieTree::new(values.len());
             tree.build(order.node.iter().map(|&n| values[n as usize]));
             for (at, v) in updates {

@@ -75,6 +75,8 @@ pub(crate) struct Cells {
     classes: HashMap<usize, bool>,
     /// Per set of coarse topology keys (their ids), whether their domains are.
     topologies: HashMap<Vec<u32>, bool>,
+    /// Every node, in the order of its tie hash (then index): what a refined order buckets.
+    base: Vec<u32>,
 }
 
 impl Cells {
@@ -84,6 +86,7 @@ impl Cells {
         let n = tie_hash.len();
         if self.order.pos.len() != n {
             self.order = HashOrder::new(tie_hash, vec![0; n], 1);
+            self.base = self.order.node.clone();
             self.classes.clear();
             self.topologies.clear();
             self.generation += 1;
@@ -99,7 +102,7 @@ impl Cells {
         }
         // As many cells as before: the same partition.
         if ids.len() != self.order.cells.len() {
-            self.order = HashOrder::new(tie_hash, cell, ids.len());
+            self.order = HashOrder::bucketed(&self.base, tie_hash, cell, ids.len());
             self.generation += 1;
         }
         true
