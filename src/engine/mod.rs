@@ -647,7 +647,6 @@ fn shared_best(
     use_subset: bool,
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
-    memo: &mut StateMemo,
     topology: Option<&mut score_cache::Topology<'_>>,
 ) -> Option<score_cache::SharedBest> {
     let info = &ctx.info;
@@ -677,9 +676,9 @@ fn shared_best(
         nz_mem: info.nz_mem,
         host_ports: info.pod.host_ports.clone(),
     };
-    memo.start(cluster.states());
-    cache.shared_best(key, &query, topology, &cluster.changes, &cluster.name_hash, |node, lists| {
-        memo.get(cluster.state[node], || dynamic_eval(cluster, r, ctx, active, &scoring, node, buf, lists))
+    // The shared scores remember each state's evaluation themselves.
+    cache.shared_best(key, &query, topology, &cluster.changes, &cluster.name_hash, &cluster.state, |node, lists| {
+        dynamic_eval(cluster, r, ctx, active, &scoring, node, buf, lists)
     })
 }
 
@@ -848,7 +847,7 @@ fn domain_best(
     let mut extra = |nodes: &[usize]| ipa_extra(nodes);
     let mut topology =
         score_cache::Topology { keys: &ids, domains: &domains, passes: &passes, blocked: &blocked, extra: &mut extra };
-    if let Some(found) = shared_best(cluster, r, ctx, class, local, use_subset, cache, buf, memo, Some(&mut topology)) {
+    if let Some(found) = shared_best(cluster, r, ctx, class, local, use_subset, cache, buf, Some(&mut topology)) {
         return match found {
             score_cache::SharedBest::Node(node, total) => Some((Some((node, total)), None)),
             score_cache::SharedBest::Infeasible { mut counts, passing } => {
@@ -1035,7 +1034,7 @@ fn place_one<'a>(
     let cached = match &class {
         Some(c) if !s.reference && r.keep_scores => {
             if local_only(r, &ctx) {
-                shared_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo, None)
+                shared_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, None)
                     .map(|found| match found {
                         score_cache::SharedBest::Node(node, total) => (Some((node, total)), None),
                         score_cache::SharedBest::Infeasible { counts, .. } => (None, Some(counts)),

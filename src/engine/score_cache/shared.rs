@@ -125,6 +125,34 @@ pub(crate) struct ResScores {
     fails: Vec<Vec<(u32, u32)>>,
     /// Position in the run's change log up to which this key is current.
     seen: usize,
+    /// Per resource state id, the evaluation of a node in that state ([`UNKNOWN`] until
+    /// one is evaluated): nodes that pass through a state another node was in are not
+    /// evaluated again.
+    by_state: Vec<NodeEval>,
+}
+
+/// No evaluation of the state yet (never a real one: the shared evaluations are never fixed).
+const UNKNOWN: NodeEval = NodeEval { bits: NodeEval::FIXED, local: i32::MIN };
+
+impl ResScores {
+    /// The evaluation of `node`, in resource state `state`: remembered, or made with `eval`.
+    #[inline]
+    fn eval_in(
+        &mut self,
+        state: u32,
+        node: usize,
+        lists: &mut ReasonLists,
+        eval: &mut impl FnMut(usize, &mut ReasonLists) -> NodeEval,
+    ) -> NodeEval {
+        let i = state as usize;
+        if i >= self.by_state.len() {
+            self.by_state.resize((i + 1).max(2 * self.by_state.len()), UNKNOWN);
+        }
+        if self.by_state[i] == UNKNOWN {
+            self.by_state[i] = eval(node, lists);
+        }
+        self.by_state[i]
+    }
 }
 
 fn value(e: NodeEval) -> i64 {
@@ -242,7 +270,8 @@ impl ScoreCache {
 
     /// The best node for a pod from the kept scores of its request key (`key`), brought up
     /// to date with `changes` (built with `eval`, the usage-reading filters and node-local
-    /// scores, on first use), under the pod's topology rules if any. `None` when the shared
+    /// scores, on first use; once per resource state, `states` giving each node's), under
+    /// the pod's topology rules if any. `None` when the shared
     /// scores cannot serve the pod: its class or topology keys cut the nodes too finely, a
     /// static filter of it fails after one that reads usage, or the memory budget is spent.
     pub(crate) fn shared_best(
@@ -252,6 +281,7 @@ impl ScoreCache {
         mut topology: Option<&mut Topology<'_>>,
         changes: &[u32],
         tie_hash: &[u64],
+        states: &[u32],
         mut eval: impl FnMut(usize, &mut ReasonLists) -> NodeEval,
     ) -> Option<SharedBest> {
         let nodes = tie_hash.len();
@@ -328,7 +358,7 @@ impl ScoreCache {
                         continue;
                     }
                     self.seen_at[node] = self.stamp;
-                    let new = eval(node, lists);
+                    let new = k.eval_in(states[node], node, lists, &mut eval);
                     if new != k.evals[node] {
                         k.update(order, node, new);
                     }
@@ -338,13 +368,18 @@ impl ScoreCache {
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 let mut k = ResScores {
-                    evals: (0..nodes).map(|node| eval(node, lists)).collect(),
+                    evals: Vec::with_capacity(nodes),
                     generation,
                     trees: Vec::new(),
                     feasible: Vec::new(),
                     fails: Vec::new(),
                     seen: changes.len(),
+                    by_state: Vec::new(),
                 };
+                for node in 0..nodes {
+                    let e = k.eval_in(states[node], node, lists, &mut eval);
+                    k.evals.push(e);
+                }
                 k.regroup(order, generation);
                 e.insert(k)
             }
