@@ -669,6 +669,7 @@ fn shared_best(
         raw: scoring.raw,
         pod_hash: info.hash,
         reasons: cluster.reasons.len(),
+        states: &cluster.state,
     };
     let key = score_cache::ResKey {
         req: info.req.clone(),
@@ -677,7 +678,7 @@ fn shared_best(
         host_ports: info.pod.host_ports.clone(),
     };
     // The shared scores remember each state's evaluation themselves.
-    cache.shared_best(key, &query, topology, &cluster.changes, &cluster.name_hash, &cluster.state, |node, lists| {
+    cache.shared_best(key, &query, topology, &cluster.changes, &cluster.name_hash, |node, lists| {
         dynamic_eval(cluster, r, ctx, active, &scoring, node, buf, lists)
     })
 }

@@ -233,6 +233,8 @@ pub(crate) struct SharedQuery<'a> {
     pub(crate) pod_hash: u64,
     /// Number of reason ids (the diagnosis's length).
     pub(crate) reasons: usize,
+    /// Each node's resource state id: nodes of one state get one evaluation.
+    pub(crate) states: &'a [u32],
 }
 
 /// The rules of a pod with topology spread constraints or inter-pod terms, as the shared
@@ -270,7 +272,7 @@ impl ScoreCache {
 
     /// The best node for a pod from the kept scores of its request key (`key`), brought up
     /// to date with `changes` (built with `eval`, the usage-reading filters and node-local
-    /// scores, on first use; once per resource state, `states` giving each node's), under
+    /// scores, on first use; once per resource state), under
     /// the pod's topology rules if any. `None` when the shared
     /// scores cannot serve the pod: its class or topology keys cut the nodes too finely, a
     /// static filter of it fails after one that reads usage, or the memory budget is spent.
@@ -281,7 +283,6 @@ impl ScoreCache {
         mut topology: Option<&mut Topology<'_>>,
         changes: &[u32],
         tie_hash: &[u64],
-        states: &[u32],
         mut eval: impl FnMut(usize, &mut ReasonLists) -> NodeEval,
     ) -> Option<SharedBest> {
         let nodes = tie_hash.len();
@@ -358,7 +359,7 @@ impl ScoreCache {
                         continue;
                     }
                     self.seen_at[node] = self.stamp;
-                    let new = k.eval_in(states[node], node, lists, &mut eval);
+                    let new = k.eval_in(q.states[node], node, lists, &mut eval);
                     if new != k.evals[node] {
                         k.update(order, node, new);
                     }
@@ -376,8 +377,8 @@ impl ScoreCache {
                     seen: changes.len(),
                     by_state: Vec::new(),
                 };
-                for node in 0..nodes {
-                    let e = k.eval_in(states[node], node, lists, &mut eval);
+                for (node, &state) in q.states.iter().enumerate().take(nodes) {
+                    let e = k.eval_in(state, node, lists, &mut eval);
                     k.evals.push(e);
                 }
                 k.regroup(order, generation);
