@@ -99,13 +99,50 @@ impl ResourceIndex {
 pub(crate) struct Member<'a> {
     pub(crate) pod: &'a Pod,
     pub(crate) node: usize,
-    pub(crate) terms: PodTerms<'a>,
+    /// The pod's inter-pod terms, boxed when it has any (most pods have none: a member
+    /// stays small).
+    terms: Option<Box<PodTerms<'a>>>,
     /// Where in [`Cluster::member_req`] the requests [`Cluster::assume`] added start, so
     /// that [`Cluster::rollback`] can take them back (they end where the next member's
     /// start).
     req_at: u32,
     nz_cpu: i64,
     nz_mem: i64,
+}
+
+/// Member indices by label: key → value → members (ascending).
+type LabelIndex = super::fxhash::FxHashMap<String, super::fxhash::FxHashMap<String, Vec<u32>>>;
+
+/// Adds member `index`, carrying `labels`, to the label index.
+fn index_labels(index: &mut LabelIndex, labels: &Labels, member: u32) {
+    for (k, v) in labels {
+        // Keys and values are cloned only when first seen.
+        let values = match index.get_mut(k.as_str()) {
+            Some(values) => values,
+            None => index.entry(k.clone()).or_default(),
+        };
+        match values.get_mut(v.as_str()) {
+            Some(carriers) => carriers.push(member),
+            None => {
+                values.insert(v.clone(), vec![member]);
+            }
+        }
+    }
+}
+
+/// The terms of a pod without inter-pod terms.
+static NO_TERMS: PodTerms<'static> = PodTerms {
+    required_affinity: Vec::new(),
+    required_anti_affinity: Vec::new(),
+    preferred_affinity: Vec::new(),
+    preferred_anti_affinity: Vec::new(),
+};
+
+impl<'a> Member<'a> {
+    /// The pod's compiled inter-pod terms.
+    pub(crate) fn terms(&self) -> &PodTerms<'a> {
+        self.terms.as_deref().unwrap_or(&NO_TERMS)
+    }
 }
 
 /// A node without the topology key is in no domain.
@@ -176,8 +213,10 @@ pub(crate) struct Cluster<'s> {
     member_req: Vec<(ResourceId, i64)>,
     /// Member indices per node.
     pub(crate) by_node: Vec<Vec<u32>>,
-    /// Member indices (ascending) by label: key → value → members.
-    by_label: super::fxhash::FxHashMap<String, super::fxhash::FxHashMap<String, Vec<u32>>>,
+    /// Member indices (ascending) by label: key → value → members. Built on first use (a run
+    /// whose pods have no inter-pod rule or spread constraint never reads the placed pods'
+    /// labels), then kept current.
+    by_label: RefCell<Option<LabelIndex>>,
     /// Members with inter-pod terms.
     pub(crate) with_affinity: Vec<usize>,
     /// The members of `with_affinity` by a label every pod one of their terms selects must
@@ -418,6 +457,18 @@ impl<'s> Cluster<'s> {
         Ref::map_split(self.counts.borrow(), |c| (c.get(id), c.nonzero(id)))
     }
 
+    /// The label index, built from the members on first use.
+    fn label_index(&self) -> Ref<'_, LabelIndex> {
+        if self.by_label.borrow().is_none() {
+            let mut index = LabelIndex::default();
+            for (i, m) in self.members.iter().enumerate() {
+                index_labels(&mut index, &m.pod.labels, i as u32);
+            }
+            *self.by_label.borrow_mut() = Some(index);
+        }
+        Ref::map(self.by_label.borrow(), |index| index.as_ref().expect("built above"))
+    }
+
     fn node_counts_id(&self, matcher: &Matcher) -> usize {
         self.counts.borrow_mut().id(matcher, |m| {
             let mut counts = vec![0u32; self.nodes.len()];
@@ -429,7 +480,8 @@ impl<'s> Cluster<'s> {
             // A matcher that pins a label looks only at the members that carry it.
             match m.parts.iter().find_map(super::matchers::Part::pinned_label) {
                 Some((k, v)) => {
-                    let carriers = self.by_label.get(k.as_str()).and_then(|values| values.get(v.as_str()));
+                    let index = self.label_index();
+                    let carriers = index.get(k.as_str()).and_then(|values| values.get(v.as_str()));
                     for &i in carriers.into_iter().flatten() {
                         count(&self.members[i as usize]);
                     }
@@ -477,23 +529,16 @@ impl<'s> Cluster<'s> {
             }
         }
         self.by_node[node].push(index as u32);
-        for (k, v) in &pod.labels {
-            // Keys and values are cloned only when first seen.
-            let values = match self.by_label.get_mut(k.as_str()) {
-                Some(values) => values,
-                None => self.by_label.entry(k.clone()).or_default(),
-            };
-            match values.get_mut(v.as_str()) {
-                Some(carriers) => carriers.push(index as u32),
-                None => {
-                    values.insert(v.clone(), vec![index as u32]);
-                }
-            }
+        if let Some(by_label) = self.by_label.get_mut() {
+            index_labels(by_label, &pod.labels, index as u32);
         }
-        let namespace_labels = self.namespaces.get(&pod.namespace).unwrap_or(&self.no_labels);
-        self.counts.get_mut().update(pod, namespace_labels, node, 1);
+        if !self.counts.get_mut().is_empty() {
+            let namespace_labels = self.namespaces.get(&pod.namespace).unwrap_or(&self.no_labels);
+            self.counts.get_mut().update(pod, namespace_labels, node, 1);
+        }
         let req_at = u32::try_from(self.member_req.len()).unwrap_or(u32::MAX);
         self.member_req.extend_from_slice(req);
+        let terms = (!terms.is_empty()).then(|| Box::new(terms));
         self.members.push(Member { pod, node, terms, req_at, nz_cpu, nz_mem });
         let row = node * self.width;
         for &(id, v) in req {
@@ -543,21 +588,25 @@ impl<'s> Cluster<'s> {
             let ports = &mut self.ports[m.node];
             ports.truncate(ports.len().saturating_sub(m.pod.host_ports.len()));
             self.by_node[m.node].pop();
-            for (k, v) in &m.pod.labels {
-                if let Some(carriers) = self.by_label.get_mut(k.as_str()).and_then(|values| values.get_mut(v.as_str()))
-                    && carriers.last() == Some(&(index as u32))
-                {
-                    carriers.pop();
+            if let Some(by_label) = self.by_label.get_mut() {
+                for (k, v) in &m.pod.labels {
+                    if let Some(carriers) = by_label.get_mut(k.as_str()).and_then(|values| values.get_mut(v.as_str()))
+                        && carriers.last() == Some(&(index as u32))
+                    {
+                        carriers.pop();
+                    }
                 }
             }
             self.changes.push(m.node as u32);
             self.restate(m.node);
-            let namespace_labels = self.namespaces.get(&m.pod.namespace).unwrap_or(&self.no_labels);
-            self.counts.get_mut().update(m.pod, namespace_labels, m.node, -1);
+            if !self.counts.get_mut().is_empty() {
+                let namespace_labels = self.namespaces.get(&m.pod.namespace).unwrap_or(&self.no_labels);
+                self.counts.get_mut().update(m.pod, namespace_labels, m.node, -1);
+            }
             if self.with_affinity.last() == Some(&index) {
                 self.with_affinity.pop();
                 let member = index as u32;
-                for term in m.terms.all() {
+                for term in m.terms().all() {
                     if let Pin::Label(k, v) = term.pin()
                         && let Some(list) = self.term_pins.get_mut(k).and_then(|values| values.get_mut(v))
                         && list.last() == Some(&member)

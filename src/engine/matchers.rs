@@ -100,6 +100,11 @@ impl Counts {
         id
     }
 
+    /// Whether no matcher is counted yet (placements then change nothing here).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     /// The per-node counts of matcher `id`.
     pub(crate) fn get(&self, id: usize) -> &[u32] {
         &self.entries[id].1

@@ -93,7 +93,7 @@ impl AffinityFilter {
         let mut existing_keys: HashMap<&str, usize> = HashMap::default();
         for &m in members {
             let member = &cluster.members[m];
-            for t in &member.terms.required_anti_affinity {
+            for t in &member.terms().required_anti_affinity {
                 if !t.matches(pod, incoming_ns) {
                     continue;
                 }
@@ -256,17 +256,17 @@ impl<'a> AffinityScore<'a> {
                 continue;
             }
             if hard_weight > 0 {
-                for t in &member.terms.required_affinity {
+                for t in &member.terms().required_affinity {
                     state.process(t, hard_weight, pod, incoming_ns, labels);
                 }
             }
             // `ignorePreferredTermsOfExistingPods` only skips the whole plugin for a pod without
             // preferred terms (the early return above); once the pod has preferred terms of its
             // own, kube's processExistingPod counts placed pods' preferred terms again.
-            for t in &member.terms.preferred_affinity {
+            for t in &member.terms().preferred_affinity {
                 state.process(t, t.weight, pod, incoming_ns, labels);
             }
-            for t in &member.terms.preferred_anti_affinity {
+            for t in &member.terms().preferred_anti_affinity {
                 state.process(t, -t.weight, pod, incoming_ns, labels);
             }
         }
