@@ -55,6 +55,25 @@ pub(crate) struct Class {
     pub(crate) affinity_raw: OnceCell<Vec<i64>>,
 }
 
+/// The hash of `pod`'s class key, computed on the pod's own fields.
+fn key_hash(pod: &Pod) -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::BuildHasherDefault::<super::fxhash::FxHasher>::default().hash_one((
+        &pod.node_selector,
+        &pod.node_affinity,
+        &pod.tolerations,
+        &pod.node_name,
+    ))
+}
+
+/// Whether `key` is `pod`'s class key.
+fn same(key: &ClassKey, pod: &Pod) -> bool {
+    key.node_selector == pod.node_selector
+        && key.node_affinity == pod.node_affinity
+        && key.tolerations == pod.tolerations
+        && key.node_name == pod.node_name
+}
+
 /// The classes of one placement run.
 #[derive(Debug, Default)]
 pub(crate) struct Classes {
@@ -65,22 +84,16 @@ pub(crate) struct Classes {
 }
 
 impl Classes {
+    /// Whether `pod`'s class is built.
+    pub(crate) fn contains(&self, pod: &Pod) -> bool {
+        let hash = key_hash(pod);
+        self.map.get(&hash).is_some_and(|bucket| bucket.iter().any(|(k, _)| same(k, pod)))
+    }
+
     /// The class of `pod`, built with `build` on first use (`None` once the cache is full).
     pub(crate) fn get(&mut self, pod: &Pod, build: impl FnOnce() -> Class) -> Option<Rc<Class>> {
-        use std::hash::BuildHasher;
-        let hash = std::hash::BuildHasherDefault::<super::fxhash::FxHasher>::default().hash_one((
-            &pod.node_selector,
-            &pod.node_affinity,
-            &pod.tolerations,
-            &pod.node_name,
-        ));
-        let same = |k: &ClassKey| {
-            k.node_selector == pod.node_selector
-                && k.node_affinity == pod.node_affinity
-                && k.tolerations == pod.tolerations
-                && k.node_name == pod.node_name
-        };
-        if let Some((_, class)) = self.map.get(&hash).and_then(|bucket| bucket.iter().find(|(k, _)| same(k))) {
+        let hash = key_hash(pod);
+        if let Some((_, class)) = self.map.get(&hash).and_then(|bucket| bucket.iter().find(|(k, _)| same(k, pod))) {
             return Some(Rc::clone(class));
         }
         if self.len >= MAX_CLASSES {

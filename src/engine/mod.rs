@@ -301,6 +301,9 @@ impl Engine {
                 .then_with(|| a.name.cmp(&b.name))
         });
         let mut scratch = Scratch { reference, ..Scratch::default() };
+        if !reference && !options.explain && resolved.keep_scores {
+            register_classes(&cluster, &resolved, &order, &mut scratch);
+        }
         let units =
             groups::units(&order, snapshot.groups(), &cluster, profile.inter_pod_affinity.hard_pod_affinity_weight);
         let mut decisions = Vec::with_capacity(order.len());
@@ -654,14 +657,7 @@ fn shared_best(
         return None;
     }
     let scoring = LocalScoring::new(cluster, r, info, class);
-    let statics = |node: usize| {
-        let fail_at = class.fail_at[node];
-        if fail_at == classes::PASS {
-            score_cache::Static::passing(scoring.raw.taint(node), scoring.raw.affinity(node))
-        } else {
-            score_cache::Static::failing(fail_at, class.fail_reason[node])
-        }
-    };
+    let statics = |node: usize| class_static(class, &scoring, node);
     let query = score_cache::SharedQuery {
         class: std::rc::Rc::as_ptr(class) as usize,
         statics: &statics,
@@ -932,6 +928,70 @@ fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
     if info.name_subset == NameSubset::Conflict { reasons::TERMS_CONFLICT } else { reasons::OUTSIDE_NODE_NAMES }
 }
 
+/// The static filters' verdicts of the pod's class on every node (see [`classes`]).
+fn build_class(cluster: &Cluster<'_>, r: &Resolved<'_>, ctx: &PodCtx<'_>) -> classes::Class {
+    let n = cluster.nodes.len();
+    let mut buf = Vec::new();
+    let mut fail_at = vec![classes::PASS; n];
+    let mut fail_reason = vec![0; n];
+    for node in 0..n {
+        for (i, &f) in r.filters.iter().enumerate().filter(|(_, f)| classes::is_static(**f)) {
+            buf.clear();
+            run_filter(f, cluster, r, ctx, node, &mut buf);
+            if let Some(&reason) = buf.first() {
+                fail_at[node] = u8::try_from(i).unwrap_or(classes::PASS - 1);
+                fail_reason[node] = reason;
+                break;
+            }
+        }
+    }
+    classes::Class {
+        fail_at,
+        fail_reason,
+        taint_raw: std::cell::OnceCell::new(),
+        affinity_raw: std::cell::OnceCell::new(),
+    }
+}
+
+/// A class's static verdict and raw scores on a node, as the shared kept scores group nodes
+/// by them.
+fn class_static(class: &classes::Class, scoring: &LocalScoring<'_>, node: usize) -> score_cache::Static {
+    let fail_at = class.fail_at[node];
+    if fail_at == classes::PASS {
+        score_cache::Static::passing(scoring.raw.taint(node), scoring.raw.affinity(node))
+    } else {
+        score_cache::Static::failing(fail_at, class.fail_reason[node])
+    }
+}
+
+/// Builds the class of every pending pod up front and has the shared kept scores group the
+/// nodes by them before any request key's scores are built: cells refined after a key is
+/// built make it regroup its trees (on 50,000 nodes, a sixth of the run).
+fn register_classes<'a>(cluster: &Cluster<'a>, r: &Resolved<'a>, order: &[&'a Pod], s: &mut Scratch) {
+    for &pod in order {
+        if s.classes.contains(pod) {
+            continue;
+        }
+        let info = PodInfo::new(pod, cluster, r.added);
+        if r.filters.contains(&FilterPlugin::NodeAffinity) && info.name_subset != NameSubset::All {
+            // Pods pinned to named nodes do not use the shared scores (see `shared_best`).
+            continue;
+        }
+        let ctx = PodCtx {
+            info,
+            terms: PodTerms::default(),
+            affinity: None,
+            spread: None,
+            spread_selector: None,
+            affinity_score: None,
+        };
+        let Some(class) = s.classes.get(pod, || build_class(cluster, r, &ctx)) else { return };
+        let scoring = LocalScoring::new(cluster, r, &ctx.info, &class);
+        let statics = |node: usize| class_static(&class, &scoring, node);
+        s.scores.register_class(std::rc::Rc::as_ptr(&class) as usize, &cluster.name_hash, &statics);
+    }
+}
+
 fn place_one<'a>(
     cluster: &mut Cluster<'a>,
     books: &mut Books,
@@ -989,32 +1049,7 @@ fn place_one<'a>(
 
     let use_subset = r.filters.contains(&FilterPlugin::NodeAffinity);
     // The pod's equivalence class: static filter verdicts shared with pods of its template.
-    let class = if options.explain {
-        None
-    } else {
-        s.classes.get(pod, || {
-            let mut buf = Vec::new();
-            let mut fail_at = vec![classes::PASS; n];
-            let mut fail_reason = vec![0; n];
-            for node in 0..n {
-                for (i, &f) in r.filters.iter().enumerate().filter(|(_, f)| classes::is_static(**f)) {
-                    buf.clear();
-                    run_filter(f, cluster, r, &ctx, node, &mut buf);
-                    if let Some(&reason) = buf.first() {
-                        fail_at[node] = u8::try_from(i).unwrap_or(classes::PASS - 1);
-                        fail_reason[node] = reason;
-                        break;
-                    }
-                }
-            }
-            classes::Class {
-                fail_at,
-                fail_reason,
-                taint_raw: std::cell::OnceCell::new(),
-                affinity_raw: std::cell::OnceCell::new(),
-            }
-        })
-    };
+    let class = if options.explain { None } else { s.classes.get(pod, || build_class(cluster, r, &ctx)) };
     // The filters that can fail for this pod, with their position in the profile: a filter
     // that passes every node for this pod (no host ports, no spread constraints, no inter-pod
     // terms) is left out of the per-node loop.

@@ -270,6 +270,20 @@ impl ScoreCache {
         self.keys.values().map(|k| k.views.len()).sum::<usize>() + ResScores::VIEWS * self.res.len()
     }
 
+    /// Has the cells hold the static verdicts of class `class` (`statics`) constant, if
+    /// they can: what [`shared_best`](Self::shared_best) does on the class's first pod,
+    /// ahead of time.
+    pub(crate) fn register_class(&mut self, class: usize, tie_hash: &[u64], statics: &dyn Fn(usize) -> Static) {
+        if self.cells.order.pos.len() != tie_hash.len() {
+            self.cells = Cells::default();
+            self.res.clear();
+        }
+        if !self.cells.classes.contains_key(&class) {
+            let fits = self.cells.refine(tie_hash, statics);
+            self.cells.classes.insert(class, fits);
+        }
+    }
+
     /// The best node for a pod from the kept scores of its request key (`key`), brought up
     /// to date with `changes` (built with `eval`, the usage-reading filters and node-local
     /// scores, on first use; once per resource state), under
@@ -289,14 +303,7 @@ impl ScoreCache {
         if nodes == 0 {
             return None;
         }
-        if self.cells.order.pos.len() != nodes {
-            self.cells = Cells::default();
-            self.res.clear();
-        }
-        if !self.cells.classes.contains_key(&q.class) {
-            let fits = self.cells.refine(tie_hash, q.statics);
-            self.cells.classes.insert(q.class, fits);
-        }
+        self.register_class(q.class, tie_hash, q.statics);
         if self.cells.classes.get(&q.class) != Some(&true) {
             return None;
         }
