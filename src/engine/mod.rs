@@ -16,7 +16,7 @@ mod burst;
 mod classes;
 mod cluster;
 mod drain;
-mod fxhash;
+pub(crate) mod fxhash;
 mod groups;
 mod matchers;
 mod plan;
