@@ -77,6 +77,8 @@ pub(crate) struct Cells {
     topologies: HashMap<Vec<u32>, bool>,
     /// Every node, in the order of its tie hash (then index): what a refined order buckets.
     base: Vec<u32>,
+    /// Per class id, its static verdict on each cell, and the generation it was read in.
+    statics: HashMap<usize, (u64, Vec<Static>)>,
 }
 
 impl Cells {
@@ -320,14 +322,17 @@ impl ScoreCache {
         }
         let order = &self.cells.order;
         let generation = self.cells.generation;
+        // The class's verdict per cell, read once per class while the cells stay the same.
+        let class_cells = self.cells.statics.entry(q.class).or_default();
+        if class_cells.0 != generation {
+            *class_cells = (generation, (0..order.cells.len()).map(|c| (q.statics)(order.some_node(c))).collect());
+        }
         let mut stat = std::mem::take(&mut self.statics);
         stat.clear();
-        stat.extend((0..order.cells.len()).map(|c| {
-            let node = order.some_node(c);
-            let s = (q.statics)(node);
+        stat.extend(class_cells.1.iter().enumerate().map(|(c, &s)| {
             // A cell the coarse rules rule out counts as one no node of passes (its nodes'
             // diagnosis comes from the rules, see `SharedBest::Infeasible`).
-            (s, topology.as_deref().is_none_or(|t| (t.passes)(node)))
+            (s, topology.as_deref().is_none_or(|t| (t.passes)(order.some_node(c))))
         }));
         if stat.iter().any(|(s, _)| !s.passes() && usize::from(s.fail_at) >= q.first_dynamic) {
             self.statics = stat;
