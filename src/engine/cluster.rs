@@ -472,8 +472,12 @@ impl<'s> Cluster<'s> {
     fn node_counts_id(&self, matcher: &Matcher) -> usize {
         self.counts.borrow_mut().id(matcher, |m| {
             let mut counts = vec![0u32; self.nodes.len()];
+            let mut nonzero = Vec::new();
             let mut count = |member: &Member<'_>| {
                 if m.matches(member.pod, self.namespace_labels(&member.pod.namespace)) {
+                    if counts[member.node] == 0 {
+                        nonzero.push(member.node as u32);
+                    }
                     counts[member.node] += 1;
                 }
             };
@@ -488,7 +492,7 @@ impl<'s> Cluster<'s> {
                 }
                 None => self.members.iter().for_each(count),
             }
-            counts
+            (counts, nonzero)
         })
     }
 

@@ -83,14 +83,14 @@ pub(crate) struct Counts {
 }
 
 impl Counts {
-    /// The id of `matcher`'s counts, building them with `build` on first use.
-    pub(crate) fn id(&mut self, matcher: &Matcher, build: impl FnOnce(&Matcher) -> Vec<u32>) -> usize {
+    /// The id of `matcher`'s counts, building them with `build` on first use (the counts per
+    /// node, and the nodes whose count is not zero).
+    pub(crate) fn id(&mut self, matcher: &Matcher, build: impl FnOnce(&Matcher) -> (Vec<u32>, Vec<u32>)) -> usize {
         if let Some(&id) = self.ids.get(matcher) {
             return id;
         }
         let id = self.entries.len();
-        let counts = build(matcher);
-        let nonzero = (0..counts.len() as u32).filter(|&n| counts[n as usize] > 0).collect();
+        let (counts, nonzero) = build(matcher);
         match matcher.parts.iter().find_map(Part::pinned_label) {
             Some((key, value)) => self.by_label.entry(key).or_default().entry(value).or_default().push(id),
             None => self.always.push(id),
