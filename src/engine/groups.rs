@@ -7,7 +7,7 @@
 //! pods that others depend on go first (a topological order of the affinity edges), then the
 //! most constrained pods.
 
-use std::collections::HashMap;
+use super::fxhash::FxHashMap as HashMap;
 
 use petgraph::Direction;
 use petgraph::algo::{kosaraju_scc, toposort};
@@ -56,7 +56,7 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
     let ids: Vec<NodeIndex> = (0..n).map(|i| graph.add_node(i)).collect();
 
     // Pod-group label ties (undirected in effect: an edge to the group's first pod).
-    let mut by_group: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    let mut by_group: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
     for (i, pod) in order.iter().enumerate() {
         if let Some(name) = pod.labels.get(POD_GROUP_LABEL) {
             by_group.entry((pod.namespace.as_str(), name.as_str())).or_default().push(i);
@@ -72,7 +72,7 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
     // Pending pods by label: a term that pins a label checks only the pods that carry it (in
     // plan order, so the edges are those of a scan of every pod, in the same order).
     let with_affinity: Vec<usize> = (0..n).filter(|&i| !order[i].pod_affinity.required.is_empty()).collect();
-    let mut by_label: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    let mut by_label: HashMap<(&str, &str), Vec<usize>> = HashMap::default();
     if !with_affinity.is_empty() {
         for (j, pod) in order.iter().enumerate() {
             for (k, v) in &pod.labels {
@@ -202,11 +202,11 @@ fn placement_order(order: &[&Pod], graph: &DiGraph<usize, bool>, ids: &[NodeInde
         }
     }
     let mut ranked = members.clone();
-    ranked.sort_by_key(|&m| (std::cmp::Reverse(constraint_weight(order[m])), m));
+    ranked.sort_by_cached_key(|&m| (std::cmp::Reverse(constraint_weight(order[m])), m));
     match toposort(&sub, None) {
         Ok(topo) => {
             // Stable: among pods at the same depth, keep the constrained-first ranking.
-            let mut depth: HashMap<usize, usize> = HashMap::new();
+            let mut depth: HashMap<usize, usize> = HashMap::default();
             for ix in &topo {
                 let m = sub[*ix];
                 let d = sub
