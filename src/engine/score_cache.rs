@@ -14,6 +14,11 @@
 //! the hash bits finds with a range query per bit, however many nodes tie (identical empty
 //! nodes all do): O(log² n) rather than a scan of the tied nodes.
 //!
+//! Most pods use the variant in [`shared`], which keeps one set of scores per request key for
+//! every class at once; the per-key caches below serve the classes and rules it cannot (a
+//! class that cuts the nodes into too many cells, filters in an order where a static one fails
+//! after one that reads usage, a full memory budget).
+//!
 //! The plan is identical to evaluating every node for every pod
 //! ([`Engine::place_reference`](crate::Engine::place_reference)); the property tests compare
 //! the two on random clusters.
