@@ -637,9 +637,9 @@ fn dynamic_eval(
     score_cache::NodeEval::feasible(scoring.local(cluster, r, node))
 }
 
-/// The best node for a [`local_only`] pod from the kept scores of its request key, shared
-/// with the pods of other classes ([`score_cache`]'s `shared`): `None` when they cannot serve
-/// it; else the best node and total, and (when no node is feasible) the reason counts.
+/// The best node for a pod from the kept scores of its request key, shared with the pods of
+/// other classes ([`score_cache`]'s `shared`), under its `topology` rules if any (see
+/// [`domain_best`]; `None` for a [`local_only`] pod): `None` when they cannot serve it.
 #[allow(clippy::too_many_arguments)] // the pod's whole context
 fn shared_best(
     cluster: &Cluster<'_>,
