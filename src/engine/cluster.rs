@@ -314,7 +314,14 @@ impl<'s> Cluster<'s> {
             nodes,
             members: Vec::with_capacity(placed.len()),
             member_req: Vec::with_capacity(placed.len() * 2),
-            by_node: vec![Vec::new(); n],
+            by_node: {
+                // Each node's list sized for its placed pods (no regrowth while building).
+                let mut per_node = vec![0usize; n];
+                for &(node, _, _) in &placed {
+                    per_node[node] += 1;
+                }
+                per_node.into_iter().map(Vec::with_capacity).collect()
+            },
             by_label: Default::default(),
             with_affinity: Vec::new(),
             term_pins: Default::default(),
@@ -552,7 +559,10 @@ impl<'s> Cluster<'s> {
         self.nz_mem[node] = self.nz_mem[node].saturating_add(nz_mem);
         self.pod_count[node] += 1;
         self.ports[node].extend_from_slice(&pod.host_ports);
-        self.changes.push(node as u32);
+        if !self.state.is_empty() {
+            // Changes count from the end of the build: no kept score exists before.
+            self.changes.push(node as u32);
+        }
         self.restate(node);
     }
 
