@@ -84,7 +84,7 @@ pub(crate) struct Cells {
 impl Cells {
     /// Refines the cells so that `sig` is constant on each; `false` (cells unchanged) when
     /// that takes more than [`MAX_SHARED_CELLS`] cells.
-    fn refine<K: std::hash::Hash + Eq>(&mut self, tie_hash: &[u64], sig: impl Fn(usize) -> K) -> bool {
+    fn refine<K: Eq>(&mut self, tie_hash: &[u64], sig: impl Fn(usize) -> K) -> bool {
         let n = tie_hash.len();
         if self.order.pos.len() != n {
             self.order = HashOrder::new(tie_hash, vec![0; n], 1);
@@ -93,18 +93,30 @@ impl Cells {
             self.topologies.clear();
             self.generation += 1;
         }
-        let mut ids: HashMap<(u32, K), u32> = HashMap::default();
+        // Per current cell, the signatures met in it and their new cells (a few per cell: a
+        // short scan, no hashing).
+        let mut seen: Vec<Vec<(K, u32)>> = (0..self.order.cells.len()).map(|_| Vec::new()).collect();
+        let mut count = 0u32;
         let mut cell = Vec::with_capacity(n);
         for node in 0..n {
-            let next = ids.len() as u32;
-            cell.push(*ids.entry((self.order.cell[node], sig(node))).or_insert(next));
-            if ids.len() > MAX_SHARED_CELLS {
-                return false;
-            }
+            let key = sig(node);
+            let met = &mut seen[self.order.cell[node] as usize];
+            let id = match met.iter().find(|(k, _)| *k == key) {
+                Some(&(_, id)) => id,
+                None => {
+                    if count as usize >= MAX_SHARED_CELLS {
+                        return false;
+                    }
+                    met.push((key, count));
+                    count += 1;
+                    count - 1
+                }
+            };
+            cell.push(id);
         }
         // As many cells as before: the same partition.
-        if ids.len() != self.order.cells.len() {
-            self.order = HashOrder::bucketed(&self.base, tie_hash, cell, ids.len());
+        if count as usize != self.order.cells.len() {
+            self.order = HashOrder::bucketed(&self.base, tie_hash, cell, count as usize);
             self.generation += 1;
         }
         true
