@@ -309,7 +309,12 @@ impl TieTree {
     fn set(&mut self, pos: usize, v: i64) {
         let cells = &mut self.cells[..];
         let mut i = self.size + pos;
-        cells[i].max = narrow(v);
+        let v = narrow(v);
+        if cells[i].max == v {
+            // Unchanged (a node failing for other reasons): nothing above moves.
+            return;
+        }
+        cells[i].max = v;
         while i > 1 {
             let sibling = cells[i ^ 1];
             let here = cells[i];

@@ -173,12 +173,21 @@ fn value(e: NodeEval) -> i64 {
     if e.reasons() == 0 { i64::from(e.local) } else { INFEASIBLE }
 }
 
+/// Counts `by` (±1) more nodes failing with reason list `list`; a list no node fails with
+/// leaves.
 fn bump(fails: &mut Vec<(u32, u32)>, list: u32, by: i64) {
-    match fails.iter_mut().find(|(l, _)| *l == list) {
-        Some(entry) => entry.1 = (i64::from(entry.1) + by) as u32,
-        None => fails.push((list, by as u32)),
+    match fails.iter().position(|&(l, _)| l == list) {
+        Some(i) => {
+            let count = i64::from(fails[i].1) + by;
+            if count > 0 {
+                fails[i].1 = count as u32;
+            } else {
+                fails.swap_remove(i);
+            }
+        }
+        None if by > 0 => fails.push((list, by as u32)),
+        None => {}
     }
-    fails.retain(|&(_, count)| count > 0);
 }
 
 impl ResScores {
