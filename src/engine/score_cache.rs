@@ -358,7 +358,8 @@ impl TieTree {
         };
         let (mut l, mut r) = (lo + self.size, hi.min(self.size) + self.size);
         // The right side's subtrees, found right to left.
-        let mut right = [0usize; 64];
+        // One subtree a level at most: 40 levels hold 2^39 leaves.
+        let mut right = [0u32; 40];
         let mut rights = 0;
         while l < r {
             if l & 1 == 1 {
@@ -369,13 +370,13 @@ impl TieTree {
             }
             if r & 1 == 1 {
                 r -= 1;
-                right[rights] = r;
+                right[rights] = r as u32;
                 rights += 1;
             }
             l /= 2;
             r /= 2;
         }
-        right[..rights].iter().rev().find(|&&i| self.cells[i].max == top).map(|&i| down(i))
+        right[..rights].iter().rev().map(|&i| i as usize).find(|&i| self.cells[i].max == top).map(down)
     }
 
     /// The position with the highest value and, among those, the smallest tie hash XOR
@@ -405,11 +406,19 @@ impl TieTree {
             return None;
         }
         let (mut lo, mut hi) = (lo, hi);
-        let mut bit = 64;
-        let mut key = 0u64;
-        while count > 1 && bit > 0 {
-            bit -= 1;
-            // Hashes in `lo..hi` share every bit above `bit`, and are sorted.
+        while count > 1 {
+            // Sorted hashes share every bit above the highest one where the range's first and
+            // last differ: the walk goes straight to that bit.
+            let diff = hash[lo] ^ hash[hi - 1];
+            if diff == 0 {
+                // Equal hashes: the smallest position (then node index) wins.
+                break;
+            }
+            let bit = 63 - diff.leading_zeros();
+            // The top positions' keys share those bits with `hash[lo] ^ pod`.
+            if bit < 63 && bound.is_some_and(|b| (hash[lo] ^ pod) >> (bit + 1) > b >> (bit + 1)) {
+                return None;
+            }
             let mid = lo + hash[lo..hi].partition_point(|&h| (h >> bit) & 1 == 0);
             let (agree, disagree) = if (pod >> bit) & 1 == 0 { ((lo, mid), (mid, hi)) } else { ((mid, hi), (lo, mid)) };
             let (m, c) = if agree.0 < agree.1 { self.query(agree.0, agree.1) } else { (INFEASIBLE, 0) };
@@ -418,11 +427,6 @@ impl TieTree {
                 count = c;
             } else {
                 (lo, hi) = disagree;
-                // The top positions' keys have this bit set, and share every bit above it.
-                key |= 1 << bit;
-                if bound.is_some_and(|b| key >> bit > b >> bit) {
-                    return None;
-                }
             }
         }
         // Past the last hash only padding, never a top value: the whole tree when `hi` is.
