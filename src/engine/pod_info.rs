@@ -89,16 +89,18 @@ impl<'p> PodInfo<'p> {
         let requests = pod.requests();
         let req = cluster.resources.sparse(&requests);
         let nz = pod.non_zero_requests();
-        let id = if pod.uid.is_empty() { pod.key() } else { pod.uid.clone() };
-        let unschedulable = Taint::new(UNSCHEDULABLE_TAINT, "", TaintEffect::NoSchedule);
+        // The tie hash of the uid (of `namespace/name` without one), hashed where it lies.
+        let hash = if pod.uid.is_empty() { tie_hash(pod.key().as_bytes()) } else { tie_hash(pod.uid.as_bytes()) };
+        static UNSCHEDULABLE: std::sync::LazyLock<Taint> =
+            std::sync::LazyLock::new(|| Taint::new(UNSCHEDULABLE_TAINT, "", TaintEffect::NoSchedule));
         PodInfo {
             pod,
             req,
             requests,
             nz_cpu: nz.cpu_millis,
             nz_mem: nz.memory,
-            hash: tie_hash(id.as_bytes()),
-            tolerates_unschedulable: pod.tolerates(&unschedulable),
+            hash,
+            tolerates_unschedulable: pod.tolerates(&UNSCHEDULABLE),
             prefer_tolerations: pod
                 .tolerations
                 .iter()
