@@ -13,9 +13,15 @@
 //! adds them to each cell's top, and walks the tree of the best cell (or cells, on a tie) to
 //! break ties as the plain path does.
 //!
-//! Placing a pod changes one node, and every request key re-evaluates it on its next use: with
+//! Placing a pod changes one node, and every request key re-evaluates it on its next use (once
+//! per resource state: a node entering a state the key has seen is not evaluated again): with
 //! the keys shared between classes there are as many updates per placement as request keys,
 //! not as (class, request) pairs — six times fewer on the basic mix.
+//!
+//! Pods with topology spread constraints or inter-pod rules ([`Topology`]) read the same
+//! scores: the cells are also refined by the domains of the coarse topology keys their rules
+//! read, so a coarse rule holds or fails for a whole cell, and the few nodes a fine (hostname)
+//! rule keeps out leave the trees for the query.
 
 use super::{HashMap, HashOrder, INFEASIBLE, NodeEval, Normalised, ReasonLists, ScoreCache, TieTree, budget_bytes};
 use crate::engine::classes::PASS;
