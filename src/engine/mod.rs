@@ -614,6 +614,12 @@ impl<'c> LocalScoring<'c> {
     }
 }
 
+/// The position in the profile of the first of `active` that reads usage (`usize::MAX`:
+/// none): the kept verdicts hold only where every static failure comes before it.
+fn first_dynamic(active: &[(usize, FilterPlugin)]) -> usize {
+    active.iter().find(|(_, f)| !classes::is_static(*f)).map_or(usize::MAX, |&(i, _)| i)
+}
+
 /// The verdict of the pod's filters that read usage (`active`'s dynamic ones) on a node
 /// past every static filter, and its weighted node-local score.
 #[allow(clippy::too_many_arguments)] // the pod's whole context
@@ -650,7 +656,7 @@ fn shared_best(
     use_subset: bool,
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
-    topology: Option<&mut score_cache::Topology<'_>>,
+    topology: Option<&score_cache::Topology<'_>>,
 ) -> Option<score_cache::SharedBest> {
     let info = &ctx.info;
     if use_subset && info.name_subset != NameSubset::All {
@@ -661,7 +667,7 @@ fn shared_best(
     let query = score_cache::SharedQuery {
         class: std::rc::Rc::as_ptr(class) as usize,
         statics: &statics,
-        first_dynamic: active.iter().find(|(_, f)| !classes::is_static(*f)).map_or(usize::MAX, |&(i, _)| i),
+        first_dynamic: first_dynamic(active),
         raw: scoring.raw,
         pod_hash: info.hash,
         reasons: cluster.reasons.len(),
@@ -697,7 +703,7 @@ fn kept_scores<'c>(
     let info = &ctx.info;
     let scoring = LocalScoring::new(cluster, r, info, class);
     let raw = scoring.raw;
-    let first_dynamic = active.iter().find(|(_, f)| !classes::is_static(*f)).map_or(usize::MAX, |&(i, _)| i);
+    let first_dynamic = first_dynamic(active);
     // Every node is evaluated (no NodeAffinity name subset): the per-state memo applies.
     let whole = !use_subset || info.name_subset == NameSubset::All;
     memo.start(cluster.states());
@@ -841,10 +847,9 @@ fn domain_best(
     };
     // The kept scores shared between classes first (`score_cache`'s `shared`).
     let domains = |node: usize| coarse.iter().map(|d| d.of_node[node]).collect::<Vec<u32>>();
-    let mut extra = |nodes: &[usize]| ipa_extra(nodes);
-    let mut topology =
-        score_cache::Topology { keys: &ids, domains: &domains, passes: &passes, blocked: &blocked, extra: &mut extra };
-    if let Some(found) = shared_best(cluster, r, ctx, class, local, use_subset, cache, buf, Some(&mut topology)) {
+    let topology =
+        score_cache::Topology { keys: &ids, domains: &domains, passes: &passes, blocked: &blocked, extra: &ipa_extra };
+    if let Some(found) = shared_best(cluster, r, ctx, class, local, use_subset, cache, buf, Some(&topology)) {
         return match found {
             score_cache::SharedBest::Node(node, total) => Some((Some((node, total)), None)),
             score_cache::SharedBest::Infeasible { mut counts, passing } => {

@@ -280,7 +280,7 @@ pub(crate) struct Topology<'a> {
     pub(crate) blocked: &'a [usize],
     /// Given one node of each cell the pod may use, what each cell adds to its nodes' totals
     /// (the weighted inter-pod affinity score, one value per coarse domain).
-    pub(crate) extra: &'a mut dyn FnMut(&[usize]) -> Vec<i64>,
+    pub(crate) extra: &'a dyn Fn(&[usize]) -> Vec<i64>,
 }
 
 /// What the shared scores found.
@@ -323,7 +323,7 @@ impl ScoreCache {
         &mut self,
         key: ResKey,
         q: &SharedQuery<'_>,
-        mut topology: Option<&mut Topology<'_>>,
+        topology: Option<&Topology<'_>>,
         changes: &[u32],
         tie_hash: &[u64],
         mut eval: impl FnMut(usize, &mut ReasonLists) -> NodeEval,
@@ -336,7 +336,7 @@ impl ScoreCache {
         if self.cells.classes.get(&q.class) != Some(&true) {
             return None;
         }
-        if let Some(t) = topology.as_deref()
+        if let Some(t) = topology
             && !t.keys.is_empty()
         {
             if !self.cells.topologies.contains_key(t.keys) {
@@ -359,7 +359,7 @@ impl ScoreCache {
         stat.extend(class_cells.1.iter().enumerate().map(|(c, &s)| {
             // A cell the coarse rules rule out counts as one no node of passes (its nodes'
             // diagnosis comes from the rules, see `SharedBest::Infeasible`).
-            (s, topology.as_deref().is_none_or(|t| (t.passes)(order.some_node(c))))
+            (s, topology.is_none_or(|t| (t.passes)(order.some_node(c))))
         }));
         if stat.iter().any(|(s, _)| !s.passes() && usize::from(s.fail_at) >= q.first_dynamic) {
             self.statics = stat;
@@ -424,7 +424,7 @@ impl ScoreCache {
                 e.insert(k)
             }
         };
-        let found = match best(res, order, &stat, q, topology.as_deref_mut()) {
+        let found = match best(res, order, &stat, q, topology) {
             Some((node, total)) => SharedBest::Node(node, total),
             None => {
                 // No node passes: kube's diagnosis, each node counted under its first failure.
@@ -464,18 +464,18 @@ fn best(
     order: &HashOrder,
     stat: &[(Static, bool)],
     q: &SharedQuery<'_>,
-    topology: Option<&mut Topology<'_>>,
+    topology: Option<&Topology<'_>>,
 ) -> Option<(usize, i64)> {
     // Per cell, the nodes the pod may use: the fine rules' blocked nodes leave the trees for
     // this query.
-    let mut left: Vec<u32> = res.feasible.clone();
+    let mut left = std::borrow::Cow::Borrowed(&res.feasible[..]);
     let mut masked: Vec<usize> = Vec::new();
-    if let Some(t) = topology.as_deref() {
+    if let Some(t) = topology {
         for &node in t.blocked {
             let c = order.cell[node] as usize;
             let (s, ok) = stat[c];
             if s.passes() && ok && res.evals[node].reasons() == 0 {
-                left[c] -= 1;
+                left.to_mut()[c] -= 1;
                 masked.push(node);
                 res.trees[c].set(order.pos[node] as usize - order.cells[c].0, INFEASIBLE);
             }
