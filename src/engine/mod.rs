@@ -540,23 +540,32 @@ fn local_only(r: &Resolved<'_>, ctx: &PodCtx<'_>) -> bool {
         })
 }
 
+/// What the kept-score paths read of the pod being placed: the cluster and resolved policy,
+/// the pod's PreFilter state and class, the filters that can fail for it (with their position
+/// in the profile), and whether NodeAffinity's name subset applies.
+#[derive(Clone, Copy)]
+struct Query<'q, 'a, 'p> {
+    cluster: &'q Cluster<'a>,
+    r: &'q Resolved<'a>,
+    ctx: &'q PodCtx<'p>,
+    class: &'q std::rc::Rc<classes::Class>,
+    active: &'q [(usize, FilterPlugin)],
+    use_subset: bool,
+}
+
 /// The best node for a [`local_only`] pod from the kept scores of its key: `None` when the
 /// key cannot be kept; else the best node and total, and (when no node is feasible) the
 /// reason counts of the diagnosis.
-#[allow(clippy::too_many_arguments, clippy::type_complexity)] // the pod's whole context
+#[allow(clippy::type_complexity)] // the kept path's answer, as the plain path reads it
 fn cached_best(
-    cluster: &Cluster<'_>,
-    r: &Resolved<'_>,
-    ctx: &PodCtx<'_>,
-    class: &std::rc::Rc<classes::Class>,
-    active: &[(usize, FilterPlugin)],
-    use_subset: bool,
+    q: Query<'_, '_, '_>,
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
     memo: &mut StateMemo,
 ) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
+    let Query { cluster, ctx, .. } = q;
     let partition = cache.partition(&[], &cluster.name_hash, || (vec![0; cluster.nodes.len()], 1))?;
-    let (kept, view, order, _) = kept_scores(cluster, r, ctx, class, active, use_subset, cache, buf, memo, partition)?;
+    let (kept, view, order, _) = kept_scores(q, cache, buf, memo, partition)?;
     let best = kept.best(view, order, ctx.info.hash);
     let counts = best.is_none().then(|| kept.counts.clone());
     Some((best, counts))
@@ -646,18 +655,13 @@ fn dynamic_eval(
 /// The best node for a pod from the kept scores of its request key, shared with the pods of
 /// other classes ([`score_cache`]'s `shared`), under its `topology` rules if any (see
 /// [`domain_best`]; `None` for a [`local_only`] pod): `None` when they cannot serve it.
-#[allow(clippy::too_many_arguments)] // the pod's whole context
 fn shared_best(
-    cluster: &Cluster<'_>,
-    r: &Resolved<'_>,
-    ctx: &PodCtx<'_>,
-    class: &std::rc::Rc<classes::Class>,
-    active: &[(usize, FilterPlugin)],
-    use_subset: bool,
+    q: Query<'_, '_, '_>,
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
     topology: Option<&score_cache::Topology<'_>>,
 ) -> Option<score_cache::SharedBest> {
+    let Query { cluster, r, ctx, class, active, use_subset } = q;
     let info = &ctx.info;
     if use_subset && info.name_subset != NameSubset::All {
         return None;
@@ -687,19 +691,14 @@ fn shared_best(
 
 /// The kept scores of the pod's key in node order `partition`, brought up to date: `None`
 /// when the key cannot be kept. `active` are the pod's filters that read only the node.
-#[allow(clippy::too_many_arguments)] // the pod's whole context
 fn kept_scores<'c>(
-    cluster: &Cluster<'_>,
-    r: &Resolved<'_>,
-    ctx: &PodCtx<'_>,
-    class: &'c std::rc::Rc<classes::Class>,
-    active: &[(usize, FilterPlugin)],
-    use_subset: bool,
+    q: Query<'c, '_, '_>,
     cache: &'c mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
     memo: &mut StateMemo,
     partition: usize,
 ) -> Option<(&'c mut score_cache::KeyScores, usize, &'c score_cache::HashOrder, score_cache::Normalised<'c>)> {
+    let Query { cluster, r, ctx, class, active, use_subset } = q;
     let info = &ctx.info;
     let scoring = LocalScoring::new(cluster, r, info, class);
     let raw = scoring.raw;
@@ -759,18 +758,14 @@ fn is_topological(f: FilterPlugin) -> bool {
 /// rules read a node's own pods in a way that passes only a few nodes, spread scoring, the
 /// filters in an order where a rule on other pods comes before a node-local one, too many
 /// nodes kept out) or the kept totals are not the pod's: it takes the plain path.
-#[allow(clippy::too_many_arguments, clippy::type_complexity)] // the pod's whole context
+#[allow(clippy::type_complexity)] // the kept path's answer, as the plain path reads it
 fn domain_best(
-    cluster: &Cluster<'_>,
-    r: &Resolved<'_>,
-    ctx: &PodCtx<'_>,
-    class: &std::rc::Rc<classes::Class>,
-    active: &[(usize, FilterPlugin)],
-    use_subset: bool,
+    q: Query<'_, '_, '_>,
     cache: &mut score_cache::ScoreCache,
     buf: &mut Vec<ReasonId>,
     memo: &mut StateMemo,
 ) -> Option<(Option<(usize, i64)>, Option<Vec<usize>>)> {
+    let Query { cluster, r, ctx, active, .. } = q;
     let n = cluster.nodes.len();
     if n == 0 {
         return None;
@@ -849,7 +844,9 @@ fn domain_best(
     let domains = |node: usize| coarse.iter().map(|d| d.of_node[node]).collect::<Vec<u32>>();
     let topology =
         score_cache::Topology { keys: &ids, domains: &domains, passes: &passes, blocked: &blocked, extra: &ipa_extra };
-    if let Some(found) = shared_best(cluster, r, ctx, class, local, use_subset, cache, buf, Some(&topology)) {
+    // The rules on other pods are checked per cell: the kept scores read the node-local filters.
+    let q = Query { active: local, ..q };
+    if let Some(found) = shared_best(q, cache, buf, Some(&topology)) {
         return match found {
             score_cache::SharedBest::Node(node, total) => Some((Some((node, total)), None)),
             score_cache::SharedBest::Infeasible { mut counts, passing } => {
@@ -870,7 +867,7 @@ fn domain_best(
     })?;
     let order = cache.order(partition)?;
     let cell_ok: Vec<bool> = (0..order.cells.len()).map(|c| passes(order.some_node(c))).collect();
-    let (kept, view, order, raw) = kept_scores(cluster, r, ctx, class, local, use_subset, cache, buf, memo, partition)?;
+    let (kept, view, order, raw) = kept_scores(q, cache, buf, memo, partition)?;
     if cell_ok.len() != order.cells.len() {
         return None;
     }
@@ -1074,27 +1071,16 @@ fn place_one<'a>(
     let mut vm: Option<(usize, i64)> = None;
     let cached = match &class {
         Some(c) if !s.reference && r.keep_scores => {
+            let q = Query { cluster, r, ctx: &ctx, class: c, active: &active, use_subset };
             if local_only(r, &ctx) {
-                shared_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, None)
+                shared_best(q, &mut s.scores, &mut s.reasons, None)
                     .map(|found| match found {
                         score_cache::SharedBest::Node(node, total) => (Some((node, total)), None),
                         score_cache::SharedBest::Infeasible { counts, .. } => (None, Some(counts)),
                     })
-                    .or_else(|| {
-                        cached_best(
-                            cluster,
-                            r,
-                            &ctx,
-                            c,
-                            &active,
-                            use_subset,
-                            &mut s.scores,
-                            &mut s.reasons,
-                            &mut s.memo,
-                        )
-                    })
+                    .or_else(|| cached_best(q, &mut s.scores, &mut s.reasons, &mut s.memo))
             } else {
-                domain_best(cluster, r, &ctx, c, &active, use_subset, &mut s.scores, &mut s.reasons, &mut s.memo)
+                domain_best(q, &mut s.scores, &mut s.reasons, &mut s.memo)
             }
         }
         _ => None,
