@@ -94,11 +94,11 @@ impl ResourceIndex {
     }
 }
 
-/// A placed or assumed pod, with its compiled inter-pod terms.
+/// An assumed pod, with its compiled inter-pod terms.
 #[derive(Debug)]
-pub(crate) struct Member<'a> {
-    pub(crate) pod: &'a Pod,
-    pub(crate) node: usize,
+struct Member<'a> {
+    pod: &'a Pod,
+    node: usize,
     /// The pod's inter-pod terms, boxed when it has any (most pods have none: a member
     /// stays small).
     terms: Option<Box<PodTerms<'a>>>,
@@ -139,9 +139,23 @@ static NO_TERMS: PodTerms<'static> = PodTerms {
 };
 
 impl<'a> Member<'a> {
+    fn as_ref(&self) -> MemberRef<'_, 'a> {
+        MemberRef { pod: self.pod, node: self.node, terms: self.terms.as_deref().unwrap_or(&NO_TERMS) }
+    }
+}
+
+/// A member as the rules read it: the pod, its node and its compiled inter-pod terms.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MemberRef<'c, 'a> {
+    pub(crate) pod: &'a Pod,
+    pub(crate) node: usize,
+    terms: &'c PodTerms<'a>,
+}
+
+impl<'c, 'a> MemberRef<'c, 'a> {
     /// The pod's compiled inter-pod terms.
-    pub(crate) fn terms(&self) -> &PodTerms<'a> {
-        self.terms.as_deref().unwrap_or(&NO_TERMS)
+    pub(crate) fn terms(&self) -> &'c PodTerms<'a> {
+        self.terms
     }
 }
 
@@ -205,14 +219,20 @@ impl Domains {
 /// Mutable per-node state for one placement run.
 #[derive(Debug)]
 pub(crate) struct Cluster<'s> {
+    snapshot: &'s Snapshot,
     pub(crate) nodes: &'s [Node],
-    /// Placed and assumed pods.
-    pub(crate) members: Vec<Member<'s>>,
-    /// The members' requests, one after another (see [`Member`]): one buffer rather than an
-    /// allocation per pod.
+    /// The compiled inter-pod terms of the snapshot's pods, by position, when one has any
+    /// (else empty). Member `m` below [`base`](Self::base) is the snapshot's pod `m` (pods on
+    /// burst targets are no members): the per-node usage comes from the snapshot's sums, so
+    /// a run whose rules never look at other pods reads none of them.
+    placed_terms: Vec<Option<Box<PodTerms<'s>>>>,
+    /// Members from [`base`](Self::base) on: the pods assumed during the run.
+    assumed: Vec<Member<'s>>,
+    /// The first assumed member's index: the snapshot's pod count.
+    base: usize,
+    /// The assumed members' requests, one after another (see [`Member`]): one buffer rather
+    /// than an allocation per pod.
     member_req: Vec<(ResourceId, i64)>,
-    /// Member indices per node.
-    pub(crate) by_node: Vec<Vec<u32>>,
     /// Member indices (ascending) by label: key → value → members. Built on first use (a run
     /// whose pods have no inter-pod rule or spread constraint never reads the placed pods'
     /// labels), then kept current.
@@ -286,21 +306,16 @@ impl<'s> Cluster<'s> {
     /// InterPodAffinity's `hardPodAffinityWeight`.
     pub(crate) fn new(snapshot: &'s Snapshot, pending: &[&Pod], hard_weight: i64) -> Cluster<'s> {
         let nodes = snapshot.nodes();
+        let usage = snapshot.node_usage();
         let mut resources = ResourceIndex::new();
         for n in nodes {
             resources.intern_extended(&n.allocatable);
         }
-        // A snapshot guarantees that every pod names one of its nodes (or a burst target).
-        let placed: Vec<(usize, &Pod, &crate::model::PodUsage)> = snapshot
-            .pods()
-            .iter()
-            .zip(snapshot.pod_usage())
-            .filter_map(|(p, usage)| {
-                let node = snapshot.node_index(p.node_name.as_deref()?)?;
-                resources.intern_extended(&usage.requests);
-                Some((node, p, usage))
-            })
-            .collect();
+        for u in usage {
+            for name in u.extended_names() {
+                resources.intern(name);
+            }
+        }
         for &p in pending {
             resources.intern_extended(&p.requests());
         }
@@ -311,17 +326,12 @@ impl<'s> Cluster<'s> {
         let insufficient =
             (0..width).map(|id| reasons.intern(format!("Insufficient {}", resources.name(id)))).collect();
         let mut c = Cluster {
+            snapshot,
             nodes,
-            members: Vec::with_capacity(placed.len()),
-            member_req: Vec::with_capacity(placed.len() * 2),
-            by_node: {
-                // Each node's list sized for its placed pods (no regrowth while building).
-                let mut per_node = vec![0usize; n];
-                for &(node, _, _) in &placed {
-                    per_node[node] += 1;
-                }
-                per_node.into_iter().map(Vec::with_capacity).collect()
-            },
+            placed_terms: Vec::new(),
+            assumed: Vec::new(),
+            base: snapshot.pods().len(),
+            member_req: Vec::new(),
             by_label: Default::default(),
             with_affinity: Vec::new(),
             term_pins: Default::default(),
@@ -335,11 +345,11 @@ impl<'s> Cluster<'s> {
             width,
             alloc: vec![0; n * width],
             requested: vec![0; n * width],
-            nz_cpu: vec![0; n],
-            nz_mem: vec![0; n],
-            pod_count: vec![0; n],
+            nz_cpu: Vec::with_capacity(n),
+            nz_mem: Vec::with_capacity(n),
+            pod_count: usage.iter().map(|u| u.pods).collect(),
             allowed_pods: nodes.iter().map(|node| node.allocatable.pods).collect(),
-            ports: vec![Vec::new(); n],
+            ports: usage.iter().map(|u| u.host_ports.clone()).collect(),
             hard_taints: Vec::with_capacity(n),
             name_hash: nodes.iter().map(|node| tie_hash(node.name.as_bytes())).collect(),
             insufficient,
@@ -350,10 +360,20 @@ impl<'s> Cluster<'s> {
             reasons,
             resources,
         };
-        for (i, node) in nodes.iter().enumerate() {
-            for (id, v) in c.resources.sparse(&node.allocatable) {
-                c.alloc[i * width + id] = v;
+        let mut sparse = Vec::new();
+        for (i, (node, u)) in nodes.iter().zip(usage).enumerate() {
+            let row = i * width;
+            c.resources.sparse_into(&node.allocatable, &mut sparse);
+            for &(id, v) in &sparse {
+                c.alloc[row + id] = v;
             }
+            c.resources.sparse_into(&u.requests(), &mut sparse);
+            for &(id, v) in &sparse {
+                c.requested[row + id] = v;
+            }
+            let (nz_cpu, nz_mem) = u.non_zero();
+            c.nz_cpu.push(nz_cpu);
+            c.nz_mem.push(nz_mem);
             let hard = node
                 .taints
                 .iter()
@@ -365,14 +385,66 @@ impl<'s> Cluster<'s> {
                 .collect();
             c.hard_taints.push(hard);
         }
-        let mut sparse = Vec::new();
-        for (node, pod, usage) in placed {
-            c.resources.sparse_into(&usage.requests, &mut sparse);
-            c.assume(node, pod, PodTerms::new(pod, hard_weight), &sparse, usage.nz_cpu, usage.nz_mem);
+        if snapshot.placed_with_terms() > 0 {
+            // Their terms decide where pending pods may go: compile them now.
+            for (index, (pod, u)) in snapshot.pods().iter().zip(snapshot.pod_usage()).enumerate() {
+                let terms = PodTerms::new(pod, hard_weight);
+                if u.node == crate::model::ON_TARGET || terms.is_empty() {
+                    c.placed_terms.push(None);
+                    continue;
+                }
+                c.note_terms(index, &terms);
+                c.placed_terms.push(Some(Box::new(terms)));
+            }
         }
-        // States are interned once the placed pods are in (`assume` keeps them current after).
         c.state = (0..n).map(|node| c.state_id(node)).collect();
         c
+    }
+
+    /// Member `m`: the snapshot's pod `m` (below [`base`](Self::base), on a node) or an
+    /// assumed pod.
+    pub(crate) fn member(&self, m: usize) -> MemberRef<'_, 's> {
+        match m.checked_sub(self.base) {
+            Some(j) => self.assumed[j].as_ref(),
+            None => MemberRef {
+                pod: &self.snapshot.pods()[m],
+                node: self.snapshot.pod_usage()[m].node as usize,
+                terms: self.placed_terms.get(m).and_then(Option::as_deref).unwrap_or(&NO_TERMS),
+            },
+        }
+    }
+
+    /// Every member with its index, placed pods first.
+    fn members(&self) -> impl Iterator<Item = (usize, MemberRef<'_, 's>)> {
+        let placed = (0..self.base)
+            .filter(|&m| self.snapshot.pod_usage()[m].node != crate::model::ON_TARGET)
+            .map(|m| (m, self.member(m)));
+        placed.chain(self.assumed.iter().enumerate().map(|(j, m)| (self.base + j, m.as_ref())))
+    }
+
+    /// Lists member `index` among those with inter-pod terms, under the labels its terms pin.
+    fn note_terms(&mut self, index: usize, terms: &PodTerms<'_>) {
+        if terms.is_empty() {
+            return;
+        }
+        self.with_affinity.push(index);
+        let member = index as u32;
+        for term in terms.all() {
+            match term.pin() {
+                Pin::Nothing => {}
+                Pin::Label(k, v) => {
+                    let list = self.term_pins.entry(k.to_string()).or_default().entry(v.to_string()).or_default();
+                    if list.last() != Some(&member) {
+                        list.push(member);
+                    }
+                }
+                Pin::Any => {
+                    if self.unpinned.last() != Some(&member) {
+                        self.unpinned.push(member);
+                    }
+                }
+            }
+        }
     }
 
     /// Number of resource state ids handed out so far.
@@ -406,11 +478,9 @@ impl<'s> Cluster<'s> {
         id
     }
 
-    /// Re-interns `node`'s state after its usage changed (not while the cluster is built).
+    /// Re-interns `node`'s state after its usage changed.
     fn restate(&mut self, node: usize) {
-        if !self.state.is_empty() {
-            self.state[node] = self.state_id(node);
-        }
+        self.state[node] = self.state_id(node);
     }
 
     /// The topology domains of `key`: each node's domain id (by its value of the label), so
@@ -468,7 +538,7 @@ impl<'s> Cluster<'s> {
     fn label_index(&self) -> Ref<'_, LabelIndex> {
         if self.by_label.borrow().is_none() {
             let mut index = LabelIndex::default();
-            for (i, m) in self.members.iter().enumerate() {
+            for (i, m) in self.members() {
                 index_labels(&mut index, &m.pod.labels, i as u32);
             }
             *self.by_label.borrow_mut() = Some(index);
@@ -480,7 +550,7 @@ impl<'s> Cluster<'s> {
         self.counts.borrow_mut().id(matcher, |m| {
             let mut counts = vec![0u32; self.nodes.len()];
             let mut nonzero = Vec::new();
-            let mut count = |member: &Member<'_>| {
+            let mut count = |member: MemberRef<'_, '_>| {
                 if m.matches(member.pod, self.namespace_labels(&member.pod.namespace)) {
                     if counts[member.node] == 0 {
                         nonzero.push(member.node as u32);
@@ -494,10 +564,10 @@ impl<'s> Cluster<'s> {
                     let index = self.label_index();
                     let carriers = index.get(k.as_str()).and_then(|values| values.get(v.as_str()));
                     for &i in carriers.into_iter().flatten() {
-                        count(&self.members[i as usize]);
+                        count(self.member(i as usize));
                     }
                 }
-                None => self.members.iter().for_each(count),
+                None => self.members().for_each(|(_, m)| count(m)),
             }
             (counts, nonzero)
         })
@@ -518,28 +588,8 @@ impl<'s> Cluster<'s> {
         nz_cpu: i64,
         nz_mem: i64,
     ) {
-        let index = self.members.len();
-        if !terms.is_empty() {
-            self.with_affinity.push(index);
-            let member = index as u32;
-            for term in terms.all() {
-                match term.pin() {
-                    Pin::Nothing => {}
-                    Pin::Label(k, v) => {
-                        let list = self.term_pins.entry(k.to_string()).or_default().entry(v.to_string()).or_default();
-                        if list.last() != Some(&member) {
-                            list.push(member);
-                        }
-                    }
-                    Pin::Any => {
-                        if self.unpinned.last() != Some(&member) {
-                            self.unpinned.push(member);
-                        }
-                    }
-                }
-            }
-        }
-        self.by_node[node].push(index as u32);
+        let index = self.base + self.assumed.len();
+        self.note_terms(index, &terms);
         if let Some(by_label) = self.by_label.get_mut() {
             index_labels(by_label, &pod.labels, index as u32);
         }
@@ -550,7 +600,7 @@ impl<'s> Cluster<'s> {
         let req_at = u32::try_from(self.member_req.len()).unwrap_or(u32::MAX);
         self.member_req.extend_from_slice(req);
         let terms = (!terms.is_empty()).then(|| Box::new(terms));
-        self.members.push(Member { pod, node, terms, req_at, nz_cpu, nz_mem });
+        self.assumed.push(Member { pod, node, terms, req_at, nz_cpu, nz_mem });
         let row = node * self.width;
         for &(id, v) in req {
             self.requested[row + id] = self.requested[row + id].saturating_add(v);
@@ -559,10 +609,7 @@ impl<'s> Cluster<'s> {
         self.nz_mem[node] = self.nz_mem[node].saturating_add(nz_mem);
         self.pod_count[node] += 1;
         self.ports[node].extend_from_slice(&pod.host_ports);
-        if !self.state.is_empty() {
-            // Changes count from the end of the build: no kept score exists before.
-            self.changes.push(node as u32);
-        }
+        self.changes.push(node as u32);
         self.restate(node);
     }
 
@@ -582,14 +629,15 @@ impl<'s> Cluster<'s> {
 
     /// A mark to [`rollback`](Self::rollback) to: the number of members so far.
     pub(crate) fn mark(&self) -> usize {
-        self.members.len()
+        self.base + self.assumed.len()
     }
 
     /// Takes back every placement assumed after `mark`, newest first.
     pub(crate) fn rollback(&mut self, mark: usize) {
-        while self.members.len() > mark {
-            let Some(m) = self.members.pop() else { break };
-            let index = self.members.len();
+        while self.mark() > mark {
+            let Some(m) = self.assumed.pop() else { break };
+            let index = self.mark();
+            let terms = m.as_ref().terms;
             let row = m.node * self.width;
             let at = (m.req_at as usize).min(self.member_req.len());
             for &(id, v) in &self.member_req[at..] {
@@ -601,7 +649,6 @@ impl<'s> Cluster<'s> {
             self.pod_count[m.node] -= 1;
             let ports = &mut self.ports[m.node];
             ports.truncate(ports.len().saturating_sub(m.pod.host_ports.len()));
-            self.by_node[m.node].pop();
             if let Some(by_label) = self.by_label.get_mut() {
                 for (k, v) in &m.pod.labels {
                     if let Some(carriers) = by_label.get_mut(k.as_str()).and_then(|values| values.get_mut(v.as_str()))
@@ -620,7 +667,7 @@ impl<'s> Cluster<'s> {
             if self.with_affinity.last() == Some(&index) {
                 self.with_affinity.pop();
                 let member = index as u32;
-                for term in m.terms().all() {
+                for term in terms.all() {
                     if let Pin::Label(k, v) = term.pin()
                         && let Some(list) = self.term_pins.get_mut(k).and_then(|values| values.get_mut(v))
                         && list.last() == Some(&member)
@@ -654,9 +701,9 @@ const NAMESPACE_NAME_LABEL: &str = "kubernetes.io/metadata.name";
 fn namespace_labels(snapshot: &Snapshot, pending: &[&Pod]) -> super::fxhash::FxHashMap<String, Labels> {
     let mut out: super::fxhash::FxHashMap<String, Labels> =
         snapshot.namespaces().iter().map(|(name, labels)| (name.clone(), labels.clone())).collect();
-    for pod in snapshot.pods().iter().chain(pending.iter().copied()) {
-        if !out.contains_key(&pod.namespace) {
-            out.insert(pod.namespace.clone(), Labels::new());
+    for namespace in snapshot.pod_namespaces().chain(pending.iter().map(|p| p.namespace.as_str())) {
+        if !out.contains_key(namespace) {
+            out.insert(namespace.to_string(), Labels::new());
         }
     }
     for (name, labels) in &mut out {

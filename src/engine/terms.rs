@@ -118,12 +118,7 @@ impl<'a> PodTerms<'a> {
     /// Compiles `pod`'s terms; `hard_weight` is the InterPodAffinity `hardPodAffinityWeight`
     /// given to its required affinity terms when they are scored.
     pub(crate) fn new(pod: &'a Pod, hard_weight: i64) -> PodTerms<'a> {
-        let (affinity, anti) = (&pod.pod_affinity, &pod.pod_anti_affinity);
-        if affinity.required.is_empty()
-            && affinity.preferred.is_empty()
-            && anti.required.is_empty()
-            && anti.preferred.is_empty()
-        {
+        if !pod.has_inter_pod_terms() {
             return PodTerms::default();
         }
         let required = |terms: &'a [PodAffinityTerm]| terms.iter().map(|t| Term::new(t, pod, hard_weight)).collect();

@@ -43,5 +43,5 @@ pub use selector::{
     LabelSelector, LabelSelectorRequirement, Labels, NodeSelector, NodeSelectorOperator, NodeSelectorRequirement,
     NodeSelectorTerm, SelectorOperator,
 };
-pub(crate) use snapshot::PodUsage;
+pub(crate) use snapshot::ON_TARGET;
 pub use snapshot::{Snapshot, SnapshotError, WorkloadSelector};

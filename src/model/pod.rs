@@ -406,6 +406,15 @@ impl Pod {
         self.accumulate(Container::non_zero_requests)
     }
 
+    /// Whether the pod has any inter-pod affinity or anti-affinity term, required or preferred.
+    pub(crate) fn has_inter_pod_terms(&self) -> bool {
+        let (affinity, anti) = (&self.pod_affinity, &self.pod_anti_affinity);
+        !(affinity.required.is_empty()
+            && affinity.preferred.is_empty()
+            && anti.required.is_empty()
+            && anti.preferred.is_empty())
+    }
+
     fn accumulate(&self, requests_of: impl Fn(&Container) -> Resources) -> Resources {
         let mut sum = Resources::default();
         for c in &self.containers {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::burst::BurstTarget;
 use super::group::PodGroup;
 use super::node::Node;
-use super::pod::Pod;
+use super::pod::{HostPort, Pod};
 use super::pool::NodePool;
 use super::resources::Resources;
 use super::selector::{LabelSelector, Labels};
@@ -97,6 +97,12 @@ pub struct Snapshot {
     /// Per pod (parallel to `pods`), what it takes from its node, computed when it enters:
     /// the engine reads it on every placement run instead of summing containers again.
     usage: Vec<PodUsage>,
+    /// Per node (parallel to `nodes`), what its pods take from it.
+    node_usage: Vec<NodeUsage>,
+    /// Placed pods per namespace.
+    pod_namespaces: HashMap<String, usize>,
+    /// Placed pods (on nodes or targets) with inter-pod affinity or anti-affinity terms.
+    with_terms: usize,
 }
 
 /// What a placed pod takes from its node: its effective requests (containers, init
@@ -106,12 +112,100 @@ pub(crate) struct PodUsage {
     pub(crate) requests: Resources,
     pub(crate) nz_cpu: i64,
     pub(crate) nz_mem: i64,
+    /// The position of the pod's node in [`Snapshot::nodes`], or [`ON_TARGET`].
+    pub(crate) node: u32,
 }
 
+/// [`PodUsage::node`] of a pod running on a burst target.
+pub(crate) const ON_TARGET: u32 = u32::MAX;
+
 impl PodUsage {
-    fn of(pod: &Pod) -> PodUsage {
+    fn of(pod: &Pod, node: u32) -> PodUsage {
         let nz = pod.non_zero_requests();
-        PodUsage { requests: pod.requests(), nz_cpu: nz.cpu_millis, nz_mem: nz.memory }
+        PodUsage { requests: pod.requests(), nz_cpu: nz.cpu_millis, nz_mem: nz.memory, node }
+    }
+}
+
+/// What the pods placed on one node take from it, summed, and kept current as pods come and
+/// go (kube-scheduler's `NodeInfo` keeps the same): a placement run reads one entry per node
+/// instead of every placed pod.
+///
+/// The sums are exact (`i128`). Requests are never negative, so a sum clamped to `i64` is
+/// what adding the pods one at a time with saturation gives, in any order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct NodeUsage {
+    cpu: i128,
+    memory: i128,
+    ephemeral: i128,
+    /// Extended resources with a non-zero sum.
+    extended: BTreeMap<String, i128>,
+    nz_cpu: i128,
+    nz_mem: i128,
+    /// Number of pods.
+    pub(crate) pods: i64,
+    /// Host ports in use, one entry per pod that claims it, sorted.
+    pub(crate) host_ports: Vec<HostPort>,
+}
+
+/// An exact sum as `i64`, saturating.
+fn clamp(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
+impl NodeUsage {
+    /// Counts `pod` (whose usage is `u`) in (`sign` 1) or out (`sign` -1).
+    fn count(&mut self, pod: &Pod, u: &PodUsage, sign: i128) {
+        let r = &u.requests;
+        self.cpu += sign * i128::from(r.cpu_millis);
+        self.memory += sign * i128::from(r.memory);
+        self.ephemeral += sign * i128::from(r.ephemeral_storage);
+        for (name, &v) in &r.extended {
+            if v == 0 {
+                continue;
+            }
+            let sum = match self.extended.get_mut(name.as_str()) {
+                Some(sum) => sum,
+                None => self.extended.entry(name.clone()).or_insert(0),
+            };
+            *sum += sign * i128::from(v);
+            if *sum == 0 {
+                self.extended.remove(name.as_str());
+            }
+        }
+        self.nz_cpu += sign * i128::from(u.nz_cpu);
+        self.nz_mem += sign * i128::from(u.nz_mem);
+        self.pods += if sign > 0 { 1 } else { -1 };
+        // Kept sorted: the same pods give the same list, whatever their order.
+        for port in &pod.host_ports {
+            match (self.host_ports.binary_search(port), sign > 0) {
+                (Ok(at) | Err(at), true) => self.host_ports.insert(at, port.clone()),
+                (Ok(at), false) => {
+                    self.host_ports.remove(at);
+                }
+                (Err(_), false) => {}
+            }
+        }
+    }
+
+    /// The summed requests (`pods` is the pod count).
+    pub(crate) fn requests(&self) -> Resources {
+        Resources {
+            cpu_millis: clamp(self.cpu),
+            memory: clamp(self.memory),
+            ephemeral_storage: clamp(self.ephemeral),
+            pods: self.pods,
+            extended: self.extended.iter().map(|(k, &v)| (k.clone(), clamp(v))).collect(),
+        }
+    }
+
+    /// The names of the extended resources the pods request.
+    pub(crate) fn extended_names(&self) -> impl Iterator<Item = &str> {
+        self.extended.keys().map(String::as_str)
+    }
+
+    /// Summed non-zero-defaulted cpu and memory requests.
+    pub(crate) fn non_zero(&self) -> (i64, i64) {
+        (clamp(self.nz_cpu), clamp(self.nz_mem))
     }
 }
 
@@ -192,26 +286,59 @@ impl Snapshot {
             }
         }
         let mut pod_index = HashMap::with_capacity_and_hasher(pods.len(), Default::default());
+        let mut usage = Vec::with_capacity(pods.len());
         for (i, p) in pods.iter().enumerate() {
-            check_placed(p, &index, &target_index)?;
+            let node = check_placed(p, &index, &target_index)?;
             if pod_index.insert(p.key(), i).is_some() {
                 return Err(SnapshotError::DuplicatePod { pod: p.key() });
             }
+            usage.push(PodUsage::of(p, node));
         }
-        let usage = pods.iter().map(PodUsage::of).collect();
-        Ok(Snapshot {
+        let mut s = Snapshot {
+            node_usage: vec![NodeUsage::default(); nodes.len()],
             nodes,
             targets,
             pools: Vec::new(),
-            usage,
-            pods,
+            usage: Vec::new(),
+            pods: Vec::new(),
             namespaces: BTreeMap::new(),
             groups: Vec::new(),
             workloads: Vec::new(),
             index,
             target_index,
             pod_index,
-        })
+            pod_namespaces: HashMap::default(),
+            with_terms: 0,
+        };
+        for (p, u) in pods.iter().zip(&usage) {
+            s.count(p, u, 1);
+        }
+        (s.pods, s.usage) = (pods, usage);
+        Ok(s)
+    }
+
+    /// Counts a placed pod in (`sign` 1) or out (`sign` -1) of the per-node sums and the
+    /// per-namespace counts.
+    fn count(&mut self, pod: &Pod, u: &PodUsage, sign: i128) {
+        if let Some(node) = self.node_usage.get_mut(u.node as usize) {
+            node.count(pod, u, sign);
+        }
+        if pod.has_inter_pod_terms() {
+            self.with_terms = if sign > 0 { self.with_terms + 1 } else { self.with_terms - 1 };
+        }
+        if sign > 0 {
+            match self.pod_namespaces.get_mut(pod.namespace.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.pod_namespaces.insert(pod.namespace.clone(), 1);
+                }
+            }
+        } else if let Some(n) = self.pod_namespaces.get_mut(pod.namespace.as_str()) {
+            *n -= 1;
+            if *n == 0 {
+                self.pod_namespaces.remove(pod.namespace.as_str());
+            }
+        }
     }
 
     /// Sets the node pools the cluster autoscaler can grow (names must be unique).
@@ -285,6 +412,21 @@ impl Snapshot {
         &self.usage
     }
 
+    /// Per node (in the order of [`nodes`](Self::nodes)), what its placed pods take from it.
+    pub(crate) fn node_usage(&self) -> &[NodeUsage] {
+        &self.node_usage
+    }
+
+    /// The namespaces of the placed pods.
+    pub(crate) fn pod_namespaces(&self) -> impl Iterator<Item = &str> {
+        self.pod_namespaces.keys().map(String::as_str)
+    }
+
+    /// Number of placed pods with inter-pod affinity or anti-affinity terms.
+    pub(crate) fn placed_with_terms(&self) -> usize {
+        self.with_terms
+    }
+
     /// The node called `name`.
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.index.get(name).map(|&i| &self.nodes[i])
@@ -307,6 +449,9 @@ impl Snapshot {
 
     /// The summed effective requests of the pods on node `name`, with `pods` set to their count.
     pub fn usage(&self, name: &str) -> Resources {
+        if let Some(&i) = self.index.get(name) {
+            return self.node_usage[i].requests();
+        }
         let mut total = Resources::default();
         let mut count = 0;
         for p in self.pods_on(name) {
@@ -357,6 +502,7 @@ impl Snapshot {
             None => {
                 self.index.insert(node.name.clone(), self.nodes.len());
                 self.nodes.push(node);
+                self.node_usage.push(NodeUsage::default());
                 Ok(None)
             }
         }
@@ -367,14 +513,23 @@ impl Snapshot {
     /// dropped silently: a pod whose node is gone is handed back to be planned again or
     /// forgotten, as the caller decides.
     pub fn remove_node(&mut self, name: &str) -> Option<(Node, Vec<Pod>)> {
-        let i = self.index.remove(name)?;
-        let node = self.nodes.swap_remove(i);
-        if let Some(moved) = self.nodes.get(i) {
-            self.index.insert(moved.name.clone(), i);
-        }
+        let i = *self.index.get(name)?;
         let keys: Vec<String> =
             self.pods.iter().filter(|p| p.node_name.as_deref() == Some(name)).map(Pod::key).collect();
         let pods = keys.iter().filter_map(|k| self.remove_pod(k)).collect();
+        self.index.remove(name);
+        let node = self.nodes.swap_remove(i);
+        self.node_usage.swap_remove(i);
+        if let Some(moved) = self.nodes.get(i) {
+            self.index.insert(moved.name.clone(), i);
+            // The moved node's pods follow it.
+            let last = self.nodes.len() as u32;
+            for u in &mut self.usage {
+                if u.node == last {
+                    u.node = i as u32;
+                }
+            }
+        }
         Some((node, pods))
     }
 
@@ -386,16 +541,20 @@ impl Snapshot {
     /// A pod without a node name, or on a node or target the snapshot does not hold; the
     /// snapshot is then unchanged.
     pub fn upsert_pod(&mut self, pod: Pod) -> Result<Option<Pod>, SnapshotError> {
-        check_placed(&pod, &self.index, &self.target_index)?;
+        let node = check_placed(&pod, &self.index, &self.target_index)?;
         let key = pod.key();
+        let usage = PodUsage::of(&pod, node);
+        self.count(&pod, &usage, 1);
         match self.pod_index.get(&key) {
             Some(&i) => {
-                self.usage[i] = PodUsage::of(&pod);
-                Ok(Some(std::mem::replace(&mut self.pods[i], pod)))
+                let old = std::mem::replace(&mut self.pods[i], pod);
+                let old_usage = std::mem::replace(&mut self.usage[i], usage);
+                self.count(&old, &old_usage, -1);
+                Ok(Some(old))
             }
             None => {
                 self.pod_index.insert(key, self.pods.len());
-                self.usage.push(PodUsage::of(&pod));
+                self.usage.push(usage);
                 self.pods.push(pod);
                 Ok(None)
             }
@@ -406,7 +565,8 @@ impl Snapshot {
     pub fn remove_pod(&mut self, key: &str) -> Option<Pod> {
         let i = self.pod_index.remove(key)?;
         let pod = self.pods.swap_remove(i);
-        self.usage.swap_remove(i);
+        let usage = self.usage.swap_remove(i);
+        self.count(&pod, &usage, -1);
         if let Some(moved) = self.pods.get(i) {
             self.pod_index.insert(moved.key(), i);
         }
@@ -425,19 +585,21 @@ impl Snapshot {
     }
 }
 
-/// A placed pod must name a node or target of the snapshot.
+/// A placed pod must name a node or target of the snapshot: the node's position, or
+/// [`ON_TARGET`].
 fn check_placed(
     pod: &Pod,
     nodes: &HashMap<String, usize>,
     targets: &HashMap<String, usize>,
-) -> Result<(), SnapshotError> {
+) -> Result<u32, SnapshotError> {
     let Some(node) = &pod.node_name else {
         return Err(SnapshotError::PodNotPlaced { pod: pod.key() });
     };
-    if !nodes.contains_key(node) && !targets.contains_key(node) {
-        return Err(SnapshotError::UnknownNode { pod: pod.key(), node: node.clone() });
+    match nodes.get(node) {
+        Some(&i) => Ok(i as u32),
+        None if targets.contains_key(node) => Ok(ON_TARGET),
+        None => Err(SnapshotError::UnknownNode { pod: pod.key(), node: node.clone() }),
     }
-    Ok(())
 }
 
 fn check_pools(pools: &[NodePool]) -> Result<(), SnapshotError> {
@@ -558,9 +720,26 @@ mod tests {
                     let at = if r.is_multiple_of(3) { "aci".to_string() } else { node.clone() };
                     let known = s.node(&at).is_some() || at == "aci";
                     // Requests that change with each upsert, so the kept usage must follow.
+                    // Extended resources, host ports and inter-pod terms come and go too.
                     let cpu = format!("{}m", 100 * (r % 7));
-                    let requests = Resources::parse([("cpu", cpu.as_str())]).unwrap();
-                    let result = s.upsert_pod(Pod::new("ns", &pod).with_container(requests).on_node(&at));
+                    let gpus = format!("{}", r % 2);
+                    let requests =
+                        Resources::parse([("cpu", cpu.as_str()), ("example.com/gpu", gpus.as_str())]).unwrap();
+                    let mut p = Pod::new("ns", &pod).with_container(requests).on_node(&at);
+                    if r % 5 < 2 {
+                        p = p.with_host_port(crate::model::HostPort::tcp(if r.is_multiple_of(5) {
+                            8080
+                        } else {
+                            9090
+                        }));
+                    }
+                    if r.is_multiple_of(4) {
+                        p.pod_anti_affinity.required.push(crate::model::PodAffinityTerm {
+                            topology_key: "kubernetes.io/hostname".into(),
+                            ..Default::default()
+                        });
+                    }
+                    let result = s.upsert_pod(p);
                     assert_eq!(result.is_ok(), known, "{at}");
                 }
                 _ => {
@@ -575,11 +754,34 @@ mod tests {
             for p in s.pods() {
                 assert_eq!(s.pod(&p.key()), Some(p));
             }
-            // Each pod's kept usage is its own, after swaps and replacements.
+            // Each pod's kept usage is its own, after swaps and replacements, and names the
+            // position of its node.
             for (p, usage) in s.pods().iter().zip(s.pod_usage()) {
-                assert_eq!(*usage, PodUsage::of(p), "{}", p.key());
+                let node = s.node_index(p.node_name.as_deref().unwrap_or_default()).map_or(ON_TARGET, |i| i as u32);
+                assert_eq!(*usage, PodUsage::of(p, node), "{}", p.key());
             }
             assert_eq!(s.pod_usage().len(), s.pods().len());
+            // Each node's sums are those of its pods, added one by one.
+            for (n, u) in s.nodes().iter().zip(s.node_usage()) {
+                let (mut requests, mut nz, mut ports) = (Resources::default(), Resources::default(), Vec::new());
+                for p in s.pods_on(&n.name) {
+                    requests.add(&p.requests());
+                    requests.pods += 1;
+                    nz.add(&p.non_zero_requests());
+                    ports.extend(p.host_ports.iter().cloned());
+                }
+                requests.extended.retain(|_, v| *v != 0);
+                ports.sort();
+                assert_eq!(u.requests(), requests, "{}", n.name);
+                assert_eq!(u.non_zero(), (nz.cpu_millis, nz.memory), "{}", n.name);
+                assert_eq!(u.host_ports, ports, "{}", n.name);
+                assert_eq!(u.extended_names().count(), requests.extended.len());
+            }
+            // The per-node sums and the namespace counts are those of a rebuild.
+            let rebuilt = Snapshot::with_burst(s.nodes().to_vec(), vec![aci.clone()], s.pods().to_vec()).unwrap();
+            assert_eq!(s.node_usage(), rebuilt.node_usage(), "step {step}");
+            assert_eq!(s.pod_namespaces, rebuilt.pod_namespaces);
+            assert_eq!(s.placed_with_terms(), rebuilt.placed_with_terms());
         }
         let rebuilt = Snapshot::with_burst(s.nodes().to_vec(), vec![aci], s.pods().to_vec()).unwrap();
         assert_eq!(sorted(&s), sorted(&rebuilt));

@@ -92,7 +92,7 @@ impl AffinityFilter {
         let incoming_ns = cluster.namespace_labels(&pod.namespace);
         let mut existing_keys: HashMap<&str, usize> = HashMap::default();
         for &m in members {
-            let member = &cluster.members[m];
+            let member = cluster.member(m);
             for t in &member.terms().required_anti_affinity {
                 if !t.matches(pod, incoming_ns) {
                     continue;
@@ -250,7 +250,7 @@ impl<'a> AffinityScore<'a> {
         }
         // Placed pods' terms that select the pod (the symmetric part).
         for &m in members {
-            let member = &cluster.members[m];
+            let member = cluster.member(m);
             let labels = &cluster.nodes[member.node].labels;
             if labels.is_empty() {
                 continue;
