@@ -282,6 +282,9 @@ pub(crate) struct Cluster<'s> {
     pub(crate) hard_taints: Vec<Vec<(usize, ReasonId)>>,
     /// Per node, the tie hash of its name.
     pub(crate) name_hash: Vec<u64>,
+    /// Per node, an id of its taints and cordon (see [`static_profiles`](Self::static_profiles)),
+    /// built on first use.
+    static_profiles: std::cell::OnceCell<Vec<u32>>,
     /// Reason strings.
     pub(crate) reasons: ReasonTable,
     /// Reason id of "Insufficient <resource>" per resource id.
@@ -353,6 +356,7 @@ impl<'s> Cluster<'s> {
             hard_taints: Vec::with_capacity(n),
             name_hash: nodes.iter().map(|node| tie_hash(node.name.as_bytes())).collect(),
             insufficient,
+            static_profiles: std::cell::OnceCell::new(),
             changes: Vec::new(),
             state: Vec::new(),
             state_ids: Default::default(),
@@ -445,6 +449,22 @@ impl<'s> Cluster<'s> {
                 }
             }
         }
+    }
+
+    /// Per node, an id of its taints and whether it is cordoned: nodes of one id look alike
+    /// to every static filter and score but for their labels (see
+    /// [`Profiles`](super::classes::Profiles)).
+    pub(crate) fn static_profiles(&self) -> &[u32] {
+        self.static_profiles.get_or_init(|| {
+            let mut ids: super::fxhash::FxHashMap<(bool, &[crate::model::Taint]), u32> = Default::default();
+            self.nodes
+                .iter()
+                .map(|n| {
+                    let next = ids.len() as u32;
+                    *ids.entry((n.unschedulable, &n.taints[..])).or_insert(next)
+                })
+                .collect()
+        })
     }
 
     /// Number of resource state ids handed out so far.

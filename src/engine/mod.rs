@@ -426,9 +426,7 @@ fn run_score<'a>(
         ScorePlugin::TaintToleration => {
             match class {
                 Some(c) => {
-                    let raw = c
-                        .taint_raw
-                        .get_or_init(|| (0..nodes).map(|n| taint_toleration::score(cluster, pod, n)).collect());
+                    let raw = c.taint_raw(nodes, |n| taint_toleration::score(cluster, pod, n));
                     out.extend(feasible.iter().map(|&n| raw[n]));
                 }
                 None => out.extend(feasible.iter().map(|&n| taint_toleration::score(cluster, pod, n))),
@@ -438,9 +436,7 @@ fn run_score<'a>(
         ScorePlugin::NodeAffinity => {
             match class {
                 Some(c) if !pod.preferred.is_empty() => {
-                    let raw = c
-                        .affinity_raw
-                        .get_or_init(|| (0..nodes).map(|n| node_affinity::score(cluster, pod, n)).collect());
+                    let raw = c.affinity_raw(nodes, |n| node_affinity::score(cluster, pod, n));
                     out.extend(feasible.iter().map(|&n| raw[n]));
                 }
                 _ => out.extend(feasible.iter().map(|&n| node_affinity::score(cluster, pod, n))),
@@ -587,16 +583,12 @@ impl<'c> LocalScoring<'c> {
         for &(plugin, weight) in &r.scores {
             match plugin {
                 ScorePlugin::TaintToleration => {
-                    let scores = class
-                        .taint_raw
-                        .get_or_init(|| (0..n).map(|n| taint_toleration::score(cluster, info, n)).collect());
+                    let scores = class.taint_raw(n, |n| taint_toleration::score(cluster, info, n));
                     s.raw.taint = Some((scores, weight));
                 }
                 // Without preferred terms every node's raw score is 0, and so is the normalised one.
                 ScorePlugin::NodeAffinity if !info.preferred.is_empty() => {
-                    let scores = class
-                        .affinity_raw
-                        .get_or_init(|| (0..n).map(|n| node_affinity::score(cluster, info, n)).collect());
+                    let scores = class.affinity_raw(n, |n| node_affinity::score(cluster, info, n));
                     s.raw.affinity = Some((scores, weight));
                 }
                 ScorePlugin::NodeResourcesFit => s.fit = Some((r.fit.prepare(info), weight)),
@@ -930,29 +922,39 @@ fn outside_reason(info: &PodInfo<'_>) -> ReasonId {
     if info.name_subset == NameSubset::Conflict { reasons::TERMS_CONFLICT } else { reasons::OUTSIDE_NODE_NAMES }
 }
 
-/// The static filters' verdicts of the pod's class on every node (see [`classes`]).
-fn build_class(cluster: &Cluster<'_>, r: &Resolved<'_>, ctx: &PodCtx<'_>) -> classes::Class {
+/// The static filters' verdicts of the pod's class on every node (see [`classes`]): once per
+/// node profile ([`classes::Profiles`]), or on every node for the plain path (`per_node`), which
+/// the property tests compare with.
+fn build_class(cluster: &Cluster<'_>, r: &Resolved<'_>, ctx: &PodCtx<'_>, per_node: bool) -> classes::Class {
     let n = cluster.nodes.len();
-    let mut buf = Vec::new();
-    let mut fail_at = vec![classes::PASS; n];
-    let mut fail_reason = vec![0; n];
-    for node in 0..n {
+    let profiles = if per_node {
+        None
+    } else {
+        classes::static_keys(ctx.info.pod, r.added).map(|keys| {
+            let domains: Vec<_> = keys.iter().map(|k| cluster.domains(k)).collect();
+            classes::Profiles::new(cluster.static_profiles(), domains.iter().map(|d| &d.of_node[..]))
+        })
+    };
+    let buf = std::cell::RefCell::new(Vec::new());
+    let verdict = |node: usize| {
+        let mut buf = buf.borrow_mut();
+        let mut out = (classes::PASS, 0);
         for (i, &f) in r.filters.iter().enumerate().filter(|(_, f)| classes::is_static(**f)) {
             buf.clear();
             run_filter(f, cluster, r, ctx, node, &mut buf);
             if let Some(&reason) = buf.first() {
-                fail_at[node] = u8::try_from(i).unwrap_or(classes::PASS - 1);
-                fail_reason[node] = reason;
+                out = (u8::try_from(i).unwrap_or(classes::PASS - 1), reason);
                 break;
             }
         }
-    }
-    classes::Class {
-        fail_at,
-        fail_reason,
-        taint_raw: std::cell::OnceCell::new(),
-        affinity_raw: std::cell::OnceCell::new(),
-    }
+        out
+    };
+    let verdicts: Vec<(u8, ReasonId)> = match &profiles {
+        Some(p) => p.per_node(verdict),
+        None => (0..n).map(verdict).collect(),
+    };
+    let (fail_at, fail_reason) = verdicts.into_iter().unzip();
+    classes::Class::new(fail_at, fail_reason, profiles)
 }
 
 /// A class's static verdict and raw scores on a node, as the shared kept scores group nodes
@@ -987,7 +989,7 @@ fn register_classes<'a>(cluster: &Cluster<'a>, r: &Resolved<'a>, order: &[&'a Po
             spread_selector: None,
             affinity_score: None,
         };
-        let Some(class) = s.classes.get(pod, || build_class(cluster, r, &ctx)) else { return };
+        let Some(class) = s.classes.get(pod, || build_class(cluster, r, &ctx, false)) else { return };
         let scoring = LocalScoring::new(cluster, r, &ctx.info, &class);
         let statics = |node: usize| class_static(&class, &scoring, node);
         s.scores.register_class(std::rc::Rc::as_ptr(&class) as usize, &cluster.name_hash, &statics);
@@ -1051,7 +1053,7 @@ fn place_one<'a>(
 
     let use_subset = r.filters.contains(&FilterPlugin::NodeAffinity);
     // The pod's equivalence class: static filter verdicts shared with pods of its template.
-    let class = if options.explain { None } else { s.classes.get(pod, || build_class(cluster, r, &ctx)) };
+    let class = if options.explain { None } else { s.classes.get(pod, || build_class(cluster, r, &ctx, s.reference)) };
     // The filters that can fail for this pod, with their position in the profile: a filter
     // that passes every node for this pod (no host ports, no spread constraints, no inter-pod
     // terms) is left out of the per-node loop.

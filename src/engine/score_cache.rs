@@ -270,13 +270,12 @@ fn widen(v: i32) -> i64 {
     if v == i32::MIN { INFEASIBLE } else { i64::from(v) }
 }
 
+/// The max of two subtrees and how many leaves hold it (branch-free: the counts of the sides
+/// at the max add up).
 #[inline]
 fn combine(a: Cell, b: Cell) -> Cell {
-    match a.max.cmp(&b.max) {
-        std::cmp::Ordering::Greater => a,
-        std::cmp::Ordering::Less => b,
-        std::cmp::Ordering::Equal => Cell { max: a.max, count: a.count + b.count },
-    }
+    let max = a.max.max(b.max);
+    Cell { max, count: u32::from(a.max == max) * a.count + u32::from(b.max == max) * b.count }
 }
 
 impl TieTree {
@@ -290,8 +289,15 @@ impl TieTree {
         for (leaf, v) in self.cells[self.size..].iter_mut().zip(leaves) {
             leaf.max = narrow(v);
         }
-        for i in (1..self.size).rev() {
-            self.cells[i] = combine(self.cells[2 * i], self.cells[2 * i + 1]);
+        // Level by level, each parent from its pair of children (no index arithmetic).
+        let mut width = self.size;
+        while width > 1 {
+            let (parents, children) = self.cells.split_at_mut(width);
+            let parents = &mut parents[width / 2..];
+            for (parent, pair) in parents.iter_mut().zip(children[..width].chunks_exact(2)) {
+                *parent = combine(pair[0], pair[1]);
+            }
+            width /= 2;
         }
     }
 
