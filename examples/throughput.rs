@@ -10,6 +10,11 @@
 //! overflow), `karpenter` (Karpenter's "diverse" scheduling benchmark proportions). The time
 //! covers one `Engine::place` call, snapshot compilation included; generation is not timed.
 //!
+//! Memory: `peak_rss_bytes` is the process's peak resident set (generator and snapshot
+//! included); `engine_bytes` is how far the run raised it above the resident set just before
+//! `Engine::place` (the engine's working memory: compiled snapshot, classes, kept scores,
+//! plan), and `engine_bytes_per_node` divides that by the node count.
+//!
 //! Per-pod latency: each decision is timestamped as the engine hands it over
 //! ([`Engine::place_observed`]); a pod's latency is the time since the previous decision (the
 //! first pod's includes compiling the snapshot). `pod_p50_us`, `pod_p99_us` and `pod_max_us`
@@ -52,9 +57,12 @@ fn main() -> ExitCode {
 
     let refs: Vec<&Pod> = pending.iter().collect();
     let mut stamps: Vec<Instant> = Vec::with_capacity(pods);
+    let rss_before = proc_status_bytes("VmRSS:");
     let start = Instant::now();
     let plan = engine.place_observed(&snapshot, &refs, PlaceOptions::default(), |_| stamps.push(Instant::now()));
     let seconds = start.elapsed().as_secs_f64();
+    let peak = proc_status_bytes("VmHWM:");
+    let engine_bytes = peak.saturating_sub(rss_before);
     let mut latencies: Vec<f64> = stamps
         .iter()
         .scan(start, |previous, &t| {
@@ -73,10 +81,10 @@ fn main() -> ExitCode {
     let burst = count(|o| matches!(o, Outcome::Burst { .. }));
     let unschedulable = count(|o| matches!(o, Outcome::Unschedulable(_)));
     println!(
-        "{{\"nodes\":{nodes},\"pods\":{pods},\"mix\":\"{}\",\"seed\":{seed},\"seconds\":{seconds:.6},\"pods_per_second\":{:.1},\"placed\":{placed},\"burst\":{burst},\"unschedulable\":{unschedulable},\"peak_rss_bytes\":{},\"pod_p50_us\":{:.1},\"pod_p99_us\":{:.1},\"pod_max_us\":{:.1}}}",
+        "{{\"nodes\":{nodes},\"pods\":{pods},\"mix\":\"{}\",\"seed\":{seed},\"seconds\":{seconds:.6},\"pods_per_second\":{:.1},\"placed\":{placed},\"burst\":{burst},\"unschedulable\":{unschedulable},\"peak_rss_bytes\":{peak},\"engine_bytes\":{engine_bytes},\"engine_bytes_per_node\":{:.0},\"pod_p50_us\":{:.1},\"pod_p99_us\":{:.1},\"pod_max_us\":{:.1}}}",
         mix.name(),
         pods as f64 / seconds,
-        peak_rss_bytes(),
+        engine_bytes as f64 / nodes.max(1) as f64,
         percentile(0.50),
         percentile(0.99),
         percentile(1.0),
@@ -84,13 +92,14 @@ fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// The process's peak resident set size (Linux `VmHWM`), or 0 where unknown.
-fn peak_rss_bytes() -> u64 {
+/// A size line of `/proc/self/status` (Linux: `VmHWM:` the peak resident set, `VmRSS:` the
+/// current one) in bytes, or 0 where unknown.
+fn proc_status_bytes(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()))
         })
         .map_or(0, |kb| kb * 1024)

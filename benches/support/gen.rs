@@ -81,22 +81,17 @@ impl Mix {
 /// `fill_percent` of its CPU. The burst mix adds an ACI-like target.
 pub fn cluster(n: usize, fill_percent: i64, with_target: bool, g: &mut Gen) -> Snapshot {
     let (nodes, pods) = cluster_parts(n, fill_percent, g);
-    let targets = if with_target { vec![BurstTarget::aci_like("aci-eastus", "eastus")] } else { Vec::new() };
-    let mut snapshot = Snapshot::with_burst(nodes, targets, pods).expect("consistent snapshot");
-    if with_target {
-        // Room for the whole burst: a raised quota, as a large customer has.
-        let t = BurstTarget {
-            quota: spillway::model::BurstQuota {
-                max_cpu_millis: Some(10_000_000),
-                max_instances: Some(100_000),
-                ..Default::default()
-            },
-            ..BurstTarget::aci_like("aci-eastus", "eastus")
-        };
-        snapshot =
-            Snapshot::with_burst(snapshot.nodes().to_vec(), vec![t], snapshot.pods().to_vec()).expect("consistent");
-    }
-    snapshot
+    // Room for the whole burst: a raised quota, as a large customer has.
+    let target = BurstTarget {
+        quota: spillway::model::BurstQuota {
+            max_cpu_millis: Some(10_000_000),
+            max_instances: Some(100_000),
+            ..Default::default()
+        },
+        ..BurstTarget::aci_like("aci-eastus", "eastus")
+    };
+    let targets = if with_target { vec![target] } else { Vec::new() };
+    Snapshot::with_burst(nodes, targets, pods).expect("consistent snapshot")
 }
 
 /// The nodes and placed pods of [`cluster`], before they become a snapshot (same draws, same
