@@ -27,6 +27,7 @@ use super::fxhash::FxHashMap as HashMap;
 use super::reasons::ReasonId;
 
 mod shared;
+mod trie;
 pub(crate) use shared::{ResKey, SharedBest, SharedQuery, Static, Topology};
 
 /// A node no pod of the key can use.
@@ -301,12 +302,6 @@ impl TieTree {
         }
     }
 
-    /// The highest value.
-    #[inline]
-    fn top(&self) -> i64 {
-        widen(self.cells[1].max)
-    }
-
     #[inline]
     fn get(&self, pos: usize) -> i64 {
         widen(self.cells[self.size + pos].max)
@@ -321,15 +316,16 @@ impl TieTree {
             return;
         }
         cells[i].max = v;
+        let mut here = cells[i];
         while i > 1 {
             let sibling = cells[i ^ 1];
-            let here = cells[i];
             i /= 2;
             let up = combine(here, sibling);
             if cells[i] == up {
                 break;
             }
             cells[i] = up;
+            here = up;
         }
     }
 
@@ -394,13 +390,7 @@ impl TieTree {
 
     /// [`best`](Self::best) over positions `lo..hi`, within which the hashes are sorted.
     fn best_in(&self, order: &HashOrder, pod: u64, lo: usize, hi: usize) -> Option<(usize, i64)> {
-        self.best_by(&order.hash, pod, lo, hi, None)
-    }
-
-    /// [`best_in`](Self::best_in) with `hash[pos]` the tie hash at each position; `None` also
-    /// as soon as every top position's tie key (hash XOR `pod`) is known to exceed `bound`
-    /// (the best key found elsewhere).
-    fn best_by(&self, hash: &[u64], pod: u64, lo: usize, hi: usize, bound: Option<u64>) -> Option<(usize, i64)> {
+        let hash = &order.hash;
         let (top, mut count) = if (lo, hi) == (0, hash.len()) {
             (widen(self.cells[1].max), self.cells[1].count)
         } else if lo < hi {
@@ -421,10 +411,6 @@ impl TieTree {
                 break;
             }
             let bit = 63 - diff.leading_zeros();
-            // The top positions' keys share those bits with `hash[lo] ^ pod`.
-            if bit < 63 && bound.is_some_and(|b| (hash[lo] ^ pod) >> (bit + 1) > b >> (bit + 1)) {
-                return None;
-            }
             let mid = lo + hash[lo..hi].partition_point(|&h| (h >> bit) & 1 == 0);
             let (agree, disagree) = if (pod >> bit) & 1 == 0 { ((lo, mid), (mid, hi)) } else { ((mid, hi), (lo, mid)) };
             let (m, c) = if agree.0 < agree.1 { self.query(agree.0, agree.1) } else { (INFEASIBLE, 0) };
@@ -993,11 +979,16 @@ mod tests {
                 .map(|n| (n, values[n]));
             let found = tree.best(&order, pod).map(|(pos, v)| (order.node[pos] as usize, v));
             prop_assert_eq!(found, scan);
-            // With a bound: the same node, or none when its key exceeds the bound.
-            let bounded = tree
-                .best_by(&order.hash, pod, 0, order.hash.len(), Some(bound))
-                .map(|(pos, v)| (order.node[pos] as usize, v));
-            match bounded {
+            // The shared scores' trie over the same order finds the same node, and with a
+            // bound the same node or none when its key exceeds the bound.
+            let shape = trie::TrieShape::new(&order.hash);
+            let mut t = trie::Trie::build(&shape, order.node.iter().map(|&n| value(nodes[n as usize].2)));
+            for (n, &v) in values.iter().enumerate() {
+                t.set(&shape, order.pos[n] as usize, v);
+            }
+            let at_node = |found: Option<(usize, i64)>| found.map(|(pos, v)| (order.node[pos] as usize, v));
+            prop_assert_eq!(at_node(t.best(&shape, &order.hash, pod, None)), scan);
+            match at_node(t.best(&shape, &order.hash, pod, Some(bound))) {
                 Some(b) => prop_assert_eq!(Some(b), scan),
                 None => prop_assert!(scan.is_none_or(|(n, _)| hashes[n] ^ pod > bound)),
             }

@@ -23,7 +23,8 @@
 //! read, so a coarse rule holds or fails for a whole cell, and the few nodes a fine (hostname)
 //! rule keeps out leave the trees for the query.
 
-use super::{HashMap, HashOrder, INFEASIBLE, NodeEval, Normalised, ReasonLists, ScoreCache, TieTree, budget_bytes};
+use super::trie::{Trie, TrieShape};
+use super::{HashMap, HashOrder, INFEASIBLE, NodeEval, Normalised, ReasonLists, ScoreCache, budget_bytes};
 use crate::engine::classes::PASS;
 use crate::engine::reasons::ReasonId;
 
@@ -83,6 +84,8 @@ pub(crate) struct Cells {
     topologies: HashMap<Vec<u32>, bool>,
     /// Every node, in the order of its tie hash (then index): what a refined order buckets.
     base: Vec<u32>,
+    /// Per cell of `order`, the shape of its tries (see [`trie`](super::trie)).
+    shapes: Vec<TrieShape>,
     /// Per class id, its static verdict on each cell, and the generation it was read in.
     statics: HashMap<usize, (u64, Vec<Static>)>,
 }
@@ -98,6 +101,7 @@ impl Cells {
             self.classes.clear();
             self.topologies.clear();
             self.generation += 1;
+            self.reshape();
         }
         // Per current cell, the signatures met in it and their new cells (a few per cell: a
         // short scan, no hashing).
@@ -124,8 +128,14 @@ impl Cells {
         if count as usize != self.order.cells.len() {
             self.order = HashOrder::bucketed(&self.base, tie_hash, cell, count as usize);
             self.generation += 1;
+            self.reshape();
         }
         true
+    }
+
+    /// Builds each cell's trie shape from its sorted hashes.
+    fn reshape(&mut self) {
+        self.shapes = self.order.cells.iter().map(|&(lo, hi)| TrieShape::new(&self.order.hash[lo..hi])).collect();
     }
 }
 
@@ -137,8 +147,8 @@ pub(crate) struct ResScores {
     /// The cells' generation the per-cell parts below were built for.
     generation: u64,
     /// Per cell, the node-local totals in the cell's tie-hash order ([`INFEASIBLE`] for a
-    /// node failing a usage-reading filter).
-    trees: Vec<TieTree>,
+    /// node failing a usage-reading filter), as a trie of the cell's shape.
+    trees: Vec<Trie>,
     /// Per cell, the nodes passing the usage-reading filters.
     feasible: Vec<u32>,
     /// Per cell, the interned reason lists of the nodes that fail them, with counts.
@@ -203,15 +213,14 @@ impl ResScores {
     const VIEWS: usize = 2;
 
     /// Groups the kept evaluations by the cells of `order`.
-    fn regroup(&mut self, order: &HashOrder, generation: u64) {
+    fn regroup(&mut self, order: &HashOrder, shapes: &[TrieShape], generation: u64) {
         let cells = order.cells.len();
         self.trees = order
             .cells
             .iter()
-            .map(|&(lo, hi)| {
-                let mut tree = TieTree::new(hi - lo);
-                tree.build(order.node[lo..hi].iter().map(|&node| value(self.evals[node as usize])));
-                tree
+            .zip(shapes)
+            .map(|(&(lo, hi), shape)| {
+                Trie::build(shape, order.node[lo..hi].iter().map(|&node| value(self.evals[node as usize])))
             })
             .collect();
         self.feasible = vec![0; cells];
@@ -228,7 +237,7 @@ impl ResScores {
     }
 
     /// Replaces `node`'s evaluation.
-    fn update(&mut self, order: &HashOrder, node: usize, new: NodeEval) {
+    fn update(&mut self, order: &HashOrder, shapes: &[TrieShape], node: usize, new: NodeEval) {
         let old = self.evals[node];
         let c = order.cell[node] as usize;
         if old.reasons() == 0 {
@@ -243,7 +252,7 @@ impl ResScores {
         }
         self.evals[node] = new;
         let at = order.pos[node] as usize - order.cells[c].0;
-        self.trees[c].set(at, value(new));
+        self.trees[c].set(&shapes[c], at, value(new));
     }
 }
 
@@ -381,11 +390,12 @@ impl ScoreCache {
         }
         let lists = &mut self.lists;
         let order = &self.cells.order;
+        let shapes = &self.cells.shapes[..];
         let res = match self.res.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => {
                 let k = e.into_mut();
                 if k.generation != generation {
-                    k.regroup(order, generation);
+                    k.regroup(order, shapes, generation);
                 }
                 let pending = &changes[k.seen.min(changes.len())..];
                 self.stamp += 1;
@@ -400,7 +410,7 @@ impl ScoreCache {
                     self.seen_at[node] = self.stamp;
                     let new = k.eval_in(q.states[node], node, lists, &mut eval);
                     if new != k.evals[node] {
-                        k.update(order, node, new);
+                        k.update(order, shapes, node, new);
                     }
                 }
                 k.seen = changes.len();
@@ -420,11 +430,11 @@ impl ScoreCache {
                     let e = k.eval_in(state, node, lists, &mut eval);
                     k.evals.push(e);
                 }
-                k.regroup(order, generation);
+                k.regroup(order, shapes, generation);
                 e.insert(k)
             }
         };
-        let found = match best(res, order, &stat, q, topology) {
+        let found = match best(res, order, shapes, &stat, q, topology) {
             Some((node, total)) => SharedBest::Node(node, total),
             None => {
                 // No node passes: kube's diagnosis, each node counted under its first failure.
@@ -462,6 +472,7 @@ impl ScoreCache {
 fn best(
     res: &mut ResScores,
     order: &HashOrder,
+    shapes: &[TrieShape],
     stat: &[(Static, bool)],
     q: &SharedQuery<'_>,
     topology: Option<&Topology<'_>>,
@@ -477,7 +488,7 @@ fn best(
             if s.passes() && ok && res.evals[node].reasons() == 0 {
                 left.to_mut()[c] -= 1;
                 masked.push(node);
-                res.trees[c].set(order.pos[node] as usize - order.cells[c].0, INFEASIBLE);
+                res.trees[c].set(&shapes[c], order.pos[node] as usize - order.cells[c].0, INFEASIBLE);
             }
         }
     }
@@ -539,7 +550,7 @@ fn best(
             let (lo, hi) = order.cells[c];
             let hash = &order.hash[lo..hi];
             let bound = found.map(|(k, _, _)| k);
-            let Some((at, local)) = res.trees[c].best_by(hash, q.pod_hash, 0, hash.len(), bound) else { continue };
+            let Some((at, local)) = res.trees[c].best(&shapes[c], hash, q.pod_hash, bound) else { continue };
             let node = order.node[lo + at] as usize;
             let key = crate::engine::cluster::tie_key(q.pod_hash, hash[at]);
             if found.is_none_or(|(k, n, _)| (key, node) < (k, n)) {
@@ -549,7 +560,7 @@ fn best(
     }
     for node in masked {
         let c = order.cell[node] as usize;
-        res.trees[c].set(order.pos[node] as usize - order.cells[c].0, value(res.evals[node]));
+        res.trees[c].set(&shapes[c], order.pos[node] as usize - order.cells[c].0, value(res.evals[node]));
     }
     found.map(|(_, node, total)| (node, total))
 }
