@@ -209,7 +209,8 @@ fn bump(fails: &mut Vec<(u32, u32)>, list: u32, by: i64) {
 impl ResScores {
     /// Memory of one request key, in views of the per-class caches (what the budget counts;
     /// a view takes at least 24 bytes a node): 8 bytes a node for the evaluations, and per
-    /// cell a tree of at most four times its nodes' 8-byte cells.
+    /// cell a trie of fewer than two 4-byte entries a node, plus the per-state memo and the
+    /// reason counts (two views leave room for them).
     const VIEWS: usize = 2;
 
     /// Groups the kept evaluations by the cells of `order`.
