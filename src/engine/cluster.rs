@@ -437,7 +437,15 @@ impl<'s> Cluster<'s> {
             match term.pin() {
                 Pin::Nothing => {}
                 Pin::Label(k, v) => {
-                    let list = self.term_pins.entry(k.to_string()).or_default().entry(v.to_string()).or_default();
+                    // Keys and values are cloned only when first seen.
+                    let values = match self.term_pins.get_mut(k) {
+                        Some(values) => values,
+                        None => self.term_pins.entry(k.to_string()).or_default(),
+                    };
+                    let list = match values.get_mut(v) {
+                        Some(list) => list,
+                        None => values.entry(v.to_string()).or_default(),
+                    };
                     if list.last() != Some(&member) {
                         list.push(member);
                     }

@@ -10,7 +10,7 @@
 use super::fxhash::FxHashMap as HashMap;
 
 use petgraph::Direction;
-use petgraph::algo::{kosaraju_scc, toposort};
+use petgraph::algo::toposort;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::model::{POD_GROUP_LABEL, Pod, PodGroup};
@@ -111,18 +111,35 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
         return (0..n).map(|i| single(order, i, &by_group, groups)).collect();
     }
 
-    // Connected components (on the edges in both directions).
-    let mut undirected = graph.clone();
+    // Connected components (the edges taken in both directions): union-find, each pod's root
+    // the smallest pod of its component.
+    let mut root: Vec<usize> = (0..n).collect();
+    fn find(root: &mut [usize], mut i: usize) -> usize {
+        while root[i] != i {
+            root[i] = root[root[i]];
+            i = root[i];
+        }
+        i
+    }
     for e in graph.edge_indices() {
         if let Some((a, b)) = graph.edge_endpoints(e) {
-            undirected.add_edge(b, a, false);
+            let (ra, rb) = (find(&mut root, graph[a]), find(&mut root, graph[b]));
+            root[ra.max(rb)] = ra.min(rb);
         }
     }
-    let mut units: Vec<Unit> = kosaraju_scc(&undirected)
+    let mut components: Vec<Vec<usize>> = Vec::new();
+    let mut component_of: Vec<usize> = vec![usize::MAX; n];
+    for i in 0..n {
+        let r = find(&mut root, i);
+        if component_of[r] == usize::MAX {
+            component_of[r] = components.len();
+            components.push(Vec::new());
+        }
+        components[component_of[r]].push(i);
+    }
+    let mut units: Vec<Unit> = components
         .into_iter()
-        .map(|component| {
-            let mut members: Vec<usize> = component.iter().map(|ix| graph[*ix]).collect();
-            members.sort_unstable();
+        .map(|members| {
             if members.len() == 1 {
                 return single(order, members[0], &by_group, groups);
             }
