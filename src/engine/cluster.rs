@@ -1,6 +1,8 @@
 //! The engine's working copy of a snapshot: dense resource ids, per-node usage in flat arrays,
-//! and interned reasons. Built once per [`Engine::place`](crate::Engine::place) call and
-//! updated as placements are assumed.
+//! and interned reasons. Built once per [`Engine::place`](crate::Engine::place) call from the
+//! snapshot's per-node sums (one entry per node, whatever the number of placed pods), and
+//! updated as placements are assumed. Placed pods become *members* (for inter-pod rules and
+//! spread counts) by their position in the snapshot, read only when a rule asks for them.
 
 use crate::model::{HostPort, Labels, Node, Pod, Resources, Snapshot, TaintEffect, WorkloadSelector};
 
