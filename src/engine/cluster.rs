@@ -321,8 +321,21 @@ impl<'s> Cluster<'s> {
                 resources.intern(name);
             }
         }
+        // A pending pod's effective requests name exactly the extended resources one of its
+        // containers (or its overhead) asks a non-zero amount of (amounts are never negative):
+        // those names, sorted per pod as its requests would list them, without summing.
+        let mut names: Vec<&str> = Vec::new();
         for &p in pending {
-            resources.intern_extended(&p.requests());
+            names.clear();
+            let lists = p.containers.iter().chain(&p.init_containers).map(|c| &c.requests);
+            for r in lists.chain(std::iter::once(&p.overhead)) {
+                names.extend(r.extended.iter().filter(|(_, v)| **v != 0).map(|(k, _)| k.as_str()));
+            }
+            names.sort_unstable();
+            names.dedup();
+            for name in &names {
+                resources.intern(name);
+            }
         }
 
         let width = resources.len();
