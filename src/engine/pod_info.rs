@@ -88,7 +88,7 @@ impl<'p> PodInfo<'p> {
     pub(crate) fn new(pod: &'p Pod, cluster: &Cluster<'_>, added: Option<&'p NodeAffinity>) -> PodInfo<'p> {
         let requests = pod.requests();
         let req = cluster.resources.sparse(&requests);
-        let nz = pod.non_zero_requests();
+        let (nz_cpu, nz_mem) = pod.non_zero_cpu_memory();
         // The tie hash of the uid (of `namespace/name` without one), hashed where it lies.
         let hash = if pod.uid.is_empty() { tie_hash(pod.key().as_bytes()) } else { tie_hash(pod.uid.as_bytes()) };
         static UNSCHEDULABLE: std::sync::LazyLock<Taint> =
@@ -97,8 +97,8 @@ impl<'p> PodInfo<'p> {
             pod,
             req,
             requests,
-            nz_cpu: nz.cpu_millis,
-            nz_mem: nz.memory,
+            nz_cpu,
+            nz_mem,
             hash,
             tolerates_unschedulable: pod.tolerates(&UNSCHEDULABLE),
             prefer_tolerations: pod

@@ -128,8 +128,8 @@ pub(crate) const ON_TARGET: u32 = u32::MAX;
 
 impl PodUsage {
     fn of(pod: &Pod, node: u32) -> PodUsage {
-        let nz = pod.non_zero_requests();
-        PodUsage { requests: pod.requests(), nz_cpu: nz.cpu_millis, nz_mem: nz.memory, node }
+        let (nz_cpu, nz_mem) = pod.non_zero_cpu_memory();
+        PodUsage { requests: pod.requests(), nz_cpu, nz_mem, node }
     }
 }
 

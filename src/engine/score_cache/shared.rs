@@ -84,8 +84,10 @@ pub(crate) struct Cells {
     topologies: HashMap<Vec<u32>, bool>,
     /// Every node, in the order of its tie hash (then index): what a refined order buckets.
     base: Vec<u32>,
-    /// Per cell of `order`, the shape of its tries (see [`trie`](super::trie)).
+    /// Per cell of `order`, the shape of its tries (see [`trie`](super::trie)), built when
+    /// first used after the cells change, and the generation it was built for.
     shapes: Vec<TrieShape>,
+    shaped: u64,
     /// Per class id, its static verdict on each cell, and the generation it was read in.
     statics: HashMap<usize, (u64, Vec<Static>)>,
 }
@@ -101,7 +103,6 @@ impl Cells {
             self.classes.clear();
             self.topologies.clear();
             self.generation += 1;
-            self.reshape();
         }
         // Per current cell, the signatures met in it and their new cells (a few per cell: a
         // short scan, no hashing).
@@ -128,14 +129,17 @@ impl Cells {
         if count as usize != self.order.cells.len() {
             self.order = HashOrder::bucketed(&self.base, tie_hash, cell, count as usize);
             self.generation += 1;
-            self.reshape();
         }
         true
     }
 
-    /// Builds each cell's trie shape from its sorted hashes.
-    fn reshape(&mut self) {
-        self.shapes = self.order.cells.iter().map(|&(lo, hi)| TrieShape::new(&self.order.hash[lo..hi])).collect();
+    /// Each cell's trie shape, built from its sorted hashes unless current.
+    fn shapes(&mut self) -> &[TrieShape] {
+        if self.shaped != self.generation || self.shapes.len() != self.order.cells.len() {
+            self.shapes = self.order.cells.iter().map(|&(lo, hi)| TrieShape::new(&self.order.hash[lo..hi])).collect();
+            self.shaped = self.generation;
+        }
+        &self.shapes
     }
 }
 
@@ -389,6 +393,7 @@ impl ScoreCache {
                 return None;
             }
         }
+        self.cells.shapes();
         let lists = &mut self.lists;
         let order = &self.cells.order;
         let shapes = &self.cells.shapes[..];
