@@ -146,8 +146,10 @@ impl Cells {
 /// One request key's kept evaluations, and per cell the max tree over its nodes.
 #[derive(Debug)]
 pub(crate) struct ResScores {
-    /// Per node, the verdict of the usage-reading filters and the weighted node-local score.
-    evals: Vec<NodeEval>,
+    /// Per node, the resource state whose evaluation (in `by_state`: the verdict of the
+    /// usage-reading filters and the weighted node-local score) the trees hold for it: 4 bytes
+    /// a node rather than a copy of the evaluation.
+    at: Vec<u32>,
     /// The cells' generation the per-cell parts below were built for.
     generation: u64,
     /// Per cell, the node-local totals in the cell's tie-hash order ([`INFEASIBLE`] for a
@@ -169,6 +171,12 @@ pub(crate) struct ResScores {
 const UNKNOWN: NodeEval = NodeEval { bits: NodeEval::FIXED, local: i32::MIN };
 
 impl ResScores {
+    /// The evaluation the trees hold for `node`.
+    #[inline]
+    fn eval(&self, node: usize) -> NodeEval {
+        self.by_state[self.at[node] as usize]
+    }
+
     /// The evaluation of `node`, in resource state `state`: remembered, or made with `eval`.
     #[inline]
     fn eval_in(
@@ -212,9 +220,9 @@ fn bump(fails: &mut Vec<(u32, u32)>, list: u32, by: i64) {
 
 impl ResScores {
     /// Memory of one request key, in views of the per-class caches (what the budget counts;
-    /// a view takes at least 24 bytes a node): 8 bytes a node for the evaluations, and per
-    /// cell a trie of fewer than two 4-byte entries a node, plus the per-state memo and the
-    /// reason counts (two views leave room for them).
+    /// a view takes at least 24 bytes a node): 4 bytes a node for the evaluations' states,
+    /// per cell a trie of fewer than two 4-byte entries a node, plus the per-state memo and
+    /// the reason counts (two views leave room for them).
     const VIEWS: usize = 2;
 
     /// Groups the kept evaluations by the cells of `order`.
@@ -225,12 +233,13 @@ impl ResScores {
             .iter()
             .zip(shapes)
             .map(|(&(lo, hi), shape)| {
-                Trie::build(shape, order.node[lo..hi].iter().map(|&node| value(self.evals[node as usize])))
+                Trie::build(shape, order.node[lo..hi].iter().map(|&node| value(self.eval(node as usize))))
             })
             .collect();
         self.feasible = vec![0; cells];
         self.fails = vec![Vec::new(); cells];
-        for (node, e) in self.evals.iter().enumerate() {
+        for node in 0..self.at.len() {
+            let e = self.eval(node);
             let c = order.cell[node] as usize;
             if e.reasons() == 0 {
                 self.feasible[c] += 1;
@@ -241,9 +250,9 @@ impl ResScores {
         self.generation = generation;
     }
 
-    /// Replaces `node`'s evaluation.
-    fn update(&mut self, order: &HashOrder, shapes: &[TrieShape], node: usize, new: NodeEval) {
-        let old = self.evals[node];
+    /// Replaces `node`'s evaluation with `new`, that of resource state `state`.
+    fn update(&mut self, order: &HashOrder, shapes: &[TrieShape], node: usize, state: u32, new: NodeEval) {
+        let old = self.eval(node);
         let c = order.cell[node] as usize;
         if old.reasons() == 0 {
             self.feasible[c] -= 1;
@@ -255,7 +264,7 @@ impl ResScores {
         } else {
             bump(&mut self.fails[c], new.reasons(), 1);
         }
-        self.evals[node] = new;
+        self.at[node] = state;
         let at = order.pos[node] as usize - order.cells[c].0;
         self.trees[c].set(&shapes[c], at, value(new));
     }
@@ -414,9 +423,13 @@ impl ScoreCache {
                         continue;
                     }
                     self.seen_at[node] = self.stamp;
-                    let new = k.eval_in(q.states[node], node, lists, &mut eval);
-                    if new != k.evals[node] {
-                        k.update(order, shapes, node, new);
+                    let state = q.states[node];
+                    let new = k.eval_in(state, node, lists, &mut eval);
+                    if new == k.eval(node) {
+                        // Another state with the same evaluation: the trees stand.
+                        k.at[node] = state;
+                    } else {
+                        k.update(order, shapes, node, state, new);
                     }
                 }
                 k.seen = changes.len();
@@ -424,7 +437,7 @@ impl ScoreCache {
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 let mut k = ResScores {
-                    evals: Vec::with_capacity(nodes),
+                    at: Vec::with_capacity(nodes),
                     generation,
                     trees: Vec::new(),
                     feasible: Vec::new(),
@@ -433,8 +446,8 @@ impl ScoreCache {
                     by_state: Vec::new(),
                 };
                 for (node, &state) in q.states.iter().enumerate().take(nodes) {
-                    let e = k.eval_in(state, node, lists, &mut eval);
-                    k.evals.push(e);
+                    k.eval_in(state, node, lists, &mut eval);
+                    k.at.push(state);
                 }
                 k.regroup(order, shapes, generation);
                 e.insert(k)
@@ -459,7 +472,7 @@ impl ScoreCache {
                     }
                     if topology.is_some() && res.feasible[c] > 0 {
                         passing.extend(
-                            order.node[lo..hi].iter().map(|&n| n as usize).filter(|&n| res.evals[n].reasons() == 0),
+                            order.node[lo..hi].iter().map(|&n| n as usize).filter(|&n| res.eval(n).reasons() == 0),
                         );
                     }
                 }
@@ -491,7 +504,7 @@ fn best(
         for &node in t.blocked {
             let c = order.cell[node] as usize;
             let (s, ok) = stat[c];
-            if s.passes() && ok && res.evals[node].reasons() == 0 {
+            if s.passes() && ok && res.eval(node).reasons() == 0 {
                 left.to_mut()[c] -= 1;
                 masked.push(node);
                 res.trees[c].set(&shapes[c], order.pos[node] as usize - order.cells[c].0, INFEASIBLE);
@@ -566,7 +579,8 @@ fn best(
     }
     for node in masked {
         let c = order.cell[node] as usize;
-        res.trees[c].set(&shapes[c], order.pos[node] as usize - order.cells[c].0, value(res.evals[node]));
+        let v = value(res.eval(node));
+        res.trees[c].set(&shapes[c], order.pos[node] as usize - order.cells[c].0, v);
     }
     found.map(|(_, node, total)| (node, total))
 }
