@@ -23,9 +23,26 @@ use super::terms::{Pin, PodTerms};
 #[derive(Debug)]
 pub(crate) struct Unit {
     /// Indices into the plan order, in placement order.
-    pub(crate) members: Vec<usize>,
+    members: Members,
     /// Requirements that must all hold for the unit to be placed.
     pub(crate) requirements: Vec<Requirement>,
+}
+
+/// A unit's members: most units are one pod, kept without an allocation.
+#[derive(Debug)]
+enum Members {
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Unit {
+    /// Indices into the plan order, in placement order.
+    pub(crate) fn members(&self) -> &[usize] {
+        match &self.members {
+            Members::One(m) => std::slice::from_ref(m),
+            Members::Many(members) => members,
+        }
+    }
 }
 
 /// A requirement of a group unit.
@@ -144,10 +161,10 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
                 return single(order, members[0], &by_group, groups);
             }
             let requirements = requirements(order, &members, &by_group, groups);
-            Unit { members: placement_order(order, &graph, &ids, members), requirements }
+            Unit { members: Members::Many(placement_order(order, &graph, &ids, members)), requirements }
         })
         .collect();
-    units.sort_by_key(|u| u.members.iter().copied().min().unwrap_or(usize::MAX));
+    units.sort_by_key(|u| u.members().iter().copied().min().unwrap_or(usize::MAX));
     units
 }
 
@@ -162,7 +179,7 @@ fn single(order: &[&Pod], i: usize, by_group: &HashMap<(&str, &str), Vec<usize>>
     } else {
         Vec::new()
     };
-    Unit { members: vec![i], requirements }
+    Unit { members: Members::One(i), requirements }
 }
 
 /// The requirements of a multi-pod unit: each pod group its minMember; every affinity-tied

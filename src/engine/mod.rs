@@ -309,7 +309,7 @@ impl Engine {
         let mut decisions = Vec::with_capacity(order.len());
         for unit in units {
             if unit.requirements.is_empty() {
-                for &m in &unit.members {
+                for &m in unit.members() {
                     let d = place_one(&mut cluster, &mut books, &resolved, order[m], options, &mut scratch);
                     observe(&d);
                     decisions.push(d);
@@ -319,7 +319,7 @@ impl Engine {
             let mark = cluster.mark();
             let books_before = books.clone();
             let placed: Vec<(usize, Decision)> = unit
-                .members
+                .members()
                 .iter()
                 .map(|&m| (m, place_one(&mut cluster, &mut books, &resolved, order[m], options, &mut scratch)))
                 .collect();
