@@ -970,7 +970,7 @@ fn class_static(class: &classes::Class, scoring: &LocalScoring<'_>, node: usize)
 
 /// Builds the class of every pending pod up front and has the shared kept scores group the
 /// nodes by them before any request key's scores are built: cells refined after a key is
-/// built make it regroup its trees (on 50,000 nodes, a sixth of the run).
+/// built make it regroup its tries (on 50,000 nodes, a sixth of the run).
 fn register_classes<'a>(cluster: &Cluster<'a>, r: &Resolved<'a>, order: &[&'a Pod], s: &mut Scratch) {
     for &pod in order {
         if s.classes.contains(pod) {

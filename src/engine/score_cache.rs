@@ -15,7 +15,8 @@
 //! nodes all do): O(log² n) rather than a scan of the tied nodes.
 //!
 //! Most pods use the variant in [`shared`], which keeps one set of scores per request key for
-//! every class at once; the per-key caches below serve the classes and rules it cannot (a
+//! every class at once, in per-cell max tries ([`trie`]) whose tie-break walk is one step per
+//! level; the per-key caches below serve the classes and rules it cannot (a
 //! class that cuts the nodes into too many cells, filters in an order where a static one fails
 //! after one that reads usage, a full memory budget).
 //!

@@ -8,9 +8,9 @@
 //! same on every node of a pool: the nodes that share zone, pool labels and taints. So the
 //! nodes are grouped into *cells* on which every class seen so far has one static verdict and
 //! one pair of raw scores (each new class refines the cells, up to [`MAX_SHARED_CELLS`]), and
-//! each request key keeps, per cell, a max tree of its nodes' node-local totals in tie-hash
+//! each request key keeps, per cell, a max trie of its nodes' node-local totals in tie-hash
 //! order. A pod reads its class's verdict and raw scores once per cell (from any node of it),
-//! adds them to each cell's top, and walks the tree of the best cell (or cells, on a tie) to
+//! adds them to each cell's top, and walks the trie of the best cell (or cells, on a tie) to
 //! break ties as the plain path does.
 //!
 //! Placing a pod changes one node, and every request key re-evaluates it on its next use (once
@@ -21,7 +21,7 @@
 //! Pods with topology spread constraints or inter-pod rules ([`Topology`]) read the same
 //! scores: the cells are also refined by the domains of the coarse topology keys their rules
 //! read, so a coarse rule holds or fails for a whole cell, and the few nodes a fine (hostname)
-//! rule keeps out leave the trees for the query.
+//! rule keeps out leave the tries for the query.
 
 use super::trie::{Trie, TrieShape};
 use super::{HashMap, HashOrder, INFEASIBLE, NodeEval, Normalised, ReasonLists, ScoreCache, budget_bytes};
@@ -76,7 +76,7 @@ impl Static {
 #[derive(Debug, Default)]
 pub(crate) struct Cells {
     order: HashOrder,
-    /// Bumped whenever the cells change (the request keys then regroup their trees).
+    /// Bumped whenever the cells change (the request keys then regroup their tries).
     generation: u64,
     /// Per class id, whether its static verdicts are constant on the cells.
     classes: HashMap<usize, bool>,
@@ -143,11 +143,11 @@ impl Cells {
     }
 }
 
-/// One request key's kept evaluations, and per cell the max tree over its nodes.
+/// One request key's kept evaluations, and per cell the max trie over its nodes.
 #[derive(Debug)]
 pub(crate) struct ResScores {
     /// Per node, the resource state whose evaluation (in `by_state`: the verdict of the
-    /// usage-reading filters and the weighted node-local score) the trees hold for it: 4 bytes
+    /// usage-reading filters and the weighted node-local score) the tries hold for it: 4 bytes
     /// a node rather than a copy of the evaluation.
     at: Vec<u32>,
     /// The cells' generation the per-cell parts below were built for.
@@ -171,7 +171,7 @@ pub(crate) struct ResScores {
 const UNKNOWN: NodeEval = NodeEval { bits: NodeEval::FIXED, local: i32::MIN };
 
 impl ResScores {
-    /// The evaluation the trees hold for `node`.
+    /// The evaluation the tries hold for `node`.
     #[inline]
     fn eval(&self, node: usize) -> NodeEval {
         self.by_state[self.at[node] as usize]
@@ -426,7 +426,7 @@ impl ScoreCache {
                     let state = q.states[node];
                     let new = k.eval_in(state, node, lists, &mut eval);
                     if new == k.eval(node) {
-                        // Another state with the same evaluation: the trees stand.
+                        // Another state with the same evaluation: the tries stand.
                         k.at[node] = state;
                     } else {
                         k.update(order, shapes, node, state, new);
@@ -496,7 +496,7 @@ fn best(
     q: &SharedQuery<'_>,
     topology: Option<&Topology<'_>>,
 ) -> Option<(usize, i64)> {
-    // Per cell, the nodes the pod may use: the fine rules' blocked nodes leave the trees for
+    // Per cell, the nodes the pod may use: the fine rules' blocked nodes leave the tries for
     // this query.
     let mut left = std::borrow::Cow::Borrowed(&res.feasible[..]);
     let mut masked: Vec<usize> = Vec::new();
