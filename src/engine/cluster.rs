@@ -323,18 +323,12 @@ impl<'s> Cluster<'s> {
         }
         // A pending pod's effective requests name exactly the extended resources one of its
         // containers (or its overhead) asks a non-zero amount of (amounts are never negative):
-        // those names, sorted per pod as its requests would list them, without summing.
-        let mut names: Vec<&str> = Vec::new();
+        // interned from those lists, without summing. The order ids are handed out in does not
+        // matter (resources fit sorts its extended reasons by name).
         for &p in pending {
-            names.clear();
             let lists = p.containers.iter().chain(&p.init_containers).map(|c| &c.requests);
             for r in lists.chain(std::iter::once(&p.overhead)) {
-                names.extend(r.extended.iter().filter(|(_, v)| **v != 0).map(|(k, _)| k.as_str()));
-            }
-            names.sort_unstable();
-            names.dedup();
-            for name in &names {
-                resources.intern(name);
+                resources.intern_extended(r);
             }
         }
 
