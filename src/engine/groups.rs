@@ -144,6 +144,7 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
             root[ra.max(rb)] = ra.min(rb);
         }
     }
+    // Components in the order of their first pod: each unit at the position of its first member.
     let mut components: Vec<Vec<usize>> = Vec::new();
     let mut component_of: Vec<usize> = vec![usize::MAX; n];
     for i in 0..n {
@@ -154,7 +155,7 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
         }
         components[component_of[r]].push(i);
     }
-    let mut units: Vec<Unit> = components
+    components
         .into_iter()
         .map(|members| {
             if members.len() == 1 {
@@ -163,9 +164,7 @@ pub(crate) fn units(order: &[&Pod], groups: &[PodGroup], cluster: &Cluster<'_>, 
             let requirements = requirements(order, &members, &by_group, groups);
             Unit { members: Members::Many(placement_order(order, &graph, &ids, members)), requirements }
         })
-        .collect();
-    units.sort_by_key(|u| u.members().iter().copied().min().unwrap_or(usize::MAX));
-    units
+        .collect()
 }
 
 /// The unit of a pod tied to no other pending pod. A lone pod-group member still needs its
